@@ -1,0 +1,51 @@
+"""``xunqin match``: ingest both files, rank candidates, write the contract CSV.
+
+Contract (../shared/exchange-format.md): one row per candidate pair, best first within each
+station record, at most --top-k per record; columns station_record_id, report_id, rank, score,
+then the per-field evidence. Exits non-zero with one line when an input file is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from xunqin.ingest import FileRefused, ingest_files
+from xunqin.matching.model import Model
+from xunqin.matching.pipeline import match
+from xunqin.matching.settings import Settings
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        result = ingest_files(stations=Path(args.stations), reports=Path(args.reports))
+    except FileRefused as refused:
+        print(f"xunqin: {refused}", file=sys.stderr)
+        return 2
+    for name, counts in result.counts.items():
+        _say(f"{name}: {counts.summary()}")
+    rejects_path = out.with_name(out.stem + ".rejects.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if len(result.rejects):
+        result.rejects.to_csv(rejects_path, index=False, encoding="utf-8-sig")
+        _say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
+
+    model_path = Path(args.model) if getattr(args, "model", None) else None
+    model = Model.load(model_path) if model_path and model_path.exists() else None
+    settings = Settings.load(args.settings) if getattr(args, "settings", None) else None
+    outcome = match(
+        result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=_say
+    )
+    if model_path and model is None:
+        outcome.model.save(model_path)
+        _say(f"model saved to {model_path}")
+    outcome.candidates.to_csv(out, index=False, encoding="utf-8")
+    _say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
+    return 0

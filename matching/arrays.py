@@ -1,0 +1,149 @@
+"""Column arrays for the hot path: single values as numpy arrays, multi-values as CSR.
+
+A multi-valued field ('|'-joined in the normalized tables: pinyin readings, aliases, candidate
+place codes, mark tokens) becomes ``MultiValue(indptr, codes)`` with codes into one vocabulary
+shared by both sides, so that "do these two rows share a value" is integer work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class MultiValue:
+    indptr: np.ndarray  # int64, len n+1
+    codes: np.ndarray  # int64 codes into the shared vocabulary
+
+    @property
+    def n(self) -> int:
+        return len(self.indptr) - 1
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def has_any(self) -> np.ndarray:
+        return self.counts() > 0
+
+    def rows_of_values(self) -> np.ndarray:
+        """Row index of every stored value (the exploded row ids)."""
+        return np.repeat(np.arange(self.n, dtype=np.int64), self.counts())
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values of ``rows`` exploded: (position in ``rows``, code), vectorized."""
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        total = int(counts.sum())
+        owner = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        return owner, self.codes[np.repeat(starts, counts) + offsets]
+
+    def union(self, other: MultiValue) -> MultiValue:
+        """Row-wise union of two fields over the same rows (e.g. name keys and alias keys)."""
+        rows = np.concatenate([self.rows_of_values(), other.rows_of_values()])
+        codes = np.concatenate([self.codes, other.codes])
+        return from_pairs(rows, codes, self.n)
+
+    def first(self, n_missing: int = -1) -> np.ndarray:
+        """The first value of each row (or ``n_missing``)."""
+        out = np.full(self.n, n_missing, dtype=np.int64)
+        has = self.has_any()
+        out[has] = self.codes[self.indptr[:-1][has]]
+        return out
+
+
+def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:
+    """Build a MultiValue from (row, code) pairs, dropping duplicates within a row."""
+    if len(rows):
+        key = np.unique(rows.astype(np.int64) * (int(codes.max()) + 1) + codes)
+        span = int(codes.max()) + 1
+        rows, codes = key // span, key % span
+    counts = np.bincount(rows, minlength=n) if len(rows) else np.zeros(n, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return MultiValue(indptr, codes.astype(np.int64))
+
+
+class Vocabulary:
+    """String -> int code, shared by the station and report sides."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        uniques, inverse = np.unique(values.astype(str), return_inverse=True)
+        mapped = np.fromiter(
+            (self._index.setdefault(u, len(self._index)) for u in uniques),
+            dtype=np.int64,
+            count=len(uniques),
+        )
+        return mapped[inverse]
+
+    def code(self, value: str) -> int | None:
+        return self._index.get(value)
+
+    def decode_table(self) -> np.ndarray:
+        table = np.empty(len(self._index), dtype=object)
+        for value, code in self._index.items():
+            table[code] = value
+        return table
+
+
+def split_multi(series: pd.Series, vocab: Vocabulary) -> MultiValue:
+    """'|'-joined strings (None/'' = no value) to a MultiValue."""
+    n = len(series)
+    text = series.astype("string").fillna("").to_numpy(dtype=object)
+    has = np.fromiter((bool(t) for t in text), dtype=bool, count=n)
+    rows_with = np.flatnonzero(has)
+    if not len(rows_with):
+        return MultiValue(np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    parts = [t.split("|") for t in text[rows_with]]
+    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    flat = np.fromiter((v for p in parts for v in p), dtype=object, count=int(lengths.sum()))
+    rows = np.repeat(rows_with, lengths)
+    keep = flat != ""
+    return from_pairs(rows[keep], vocab.encode(flat[keep]), n)
+
+
+def single(series: pd.Series, vocab: Vocabulary) -> np.ndarray:
+    """A single-valued string column to codes, -1 where missing."""
+    text = series.astype("string").fillna("").to_numpy(dtype=object)
+    out = np.full(len(text), -1, dtype=np.int64)
+    has = text != ""
+    if has.any():
+        out[has] = vocab.encode(text[has])
+    return out
+
+
+def sorted_keys(b: MultiValue, span: int) -> np.ndarray:
+    """Membership keys ``row * span + code`` of ``b``, sorted, for :func:`overlaps`."""
+    return np.sort(b.rows_of_values() * np.int64(span) + b.codes)
+
+
+def overlaps(
+    a: MultiValue, b: MultiValue, i: np.ndarray, j: np.ndarray, span: int,
+    b_keys: np.ndarray | None = None,
+) -> np.ndarray:
+    """For each pair (i[k], j[k]): does row i of ``a`` share a value with row j of ``b``?
+
+    ``span`` is the vocabulary size (codes < span); ``b_keys`` may be passed in when the same
+    ``b`` is probed many times.
+    """
+    out = np.zeros(len(i), dtype=bool)
+    if not len(i) or not len(b.codes) or not len(a.codes):
+        return out
+    if b_keys is None:
+        b_keys = sorted_keys(b, span)
+    owner, codes = a.gather(i)
+    query = j[owner] * np.int64(span) + codes
+    pos = np.searchsorted(b_keys, query)
+    pos[pos == len(b_keys)] = 0
+    hit = b_keys[pos] == query
+    out[owner[hit]] = True
+    return out

@@ -1,0 +1,48 @@
+"""Comparison: every pair gets one level per comparison (first level whose condition holds)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .levels import PREDICATES, Context
+from .prepare import Prepared
+from .settings import Comparison, Settings
+
+CHUNK_PAIRS = 2_000_000  # bounds the temporaries of one predicate call
+
+
+def context(prepared: Prepared) -> Context:
+    return Context(prepared.stations, prepared.reports, prepared.vocab.decode_table())
+
+
+def comparison_levels(ctx: Context, comparison: Comparison, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Level index per pair for one comparison; conditions run only on unclaimed pairs."""
+    levels = np.full(len(i), len(comparison.levels) - 1, dtype=np.int8)
+    remaining = np.arange(len(i), dtype=np.int64)
+    for index, level in enumerate(comparison.levels[:-1]):
+        if not len(remaining):
+            break
+        hit = np.asarray(PREDICATES[level.when](ctx, i[remaining], j[remaining], level.params), dtype=bool)
+        levels[remaining[hit]] = index
+        remaining = remaining[~hit]
+    return levels
+
+
+def compare(
+    ctx: Context,
+    settings: Settings,
+    i: np.ndarray,
+    j: np.ndarray,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Levels of all pairs: an int8 matrix, one column per comparison in settings order."""
+    out = np.empty((len(i), len(settings.comparisons)), dtype=np.int8)
+    for start in range(0, len(i), CHUNK_PAIRS):
+        stop = min(start + CHUNK_PAIRS, len(i))
+        for c, comparison in enumerate(settings.comparisons):
+            out[start:stop, c] = comparison_levels(ctx, comparison, i[start:stop], j[start:stop])
+        if progress:
+            progress(stop, len(i))
+    return out

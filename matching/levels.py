@@ -1,0 +1,189 @@
+"""Vectorized level conditions, named so that the settings can refer to them.
+
+Every predicate takes the prepared sides, the pair index arrays (station rows ``i``, report rows
+``j``) and the level's params, and returns a boolean array over the pairs. Predicates are only
+evaluated on the pairs that no earlier level of the same comparison has claimed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from .arrays import overlaps, sorted_keys
+from .prepare import DAYS_PER_YEAR, Side
+
+
+@dataclass(frozen=True)
+class Context:
+    stations: Side
+    reports: Side
+    vocab_strings: np.ndarray  # code -> string
+    _report_keys: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def overlaps(self, station_field: str, report_field: str, i, j) -> np.ndarray:
+        span = len(self.vocab_strings)
+        b = self.reports.multi[report_field]
+        if report_field not in self._report_keys:
+            self._report_keys[report_field] = sorted_keys(b, span)
+        a = self.stations.multi[station_field]
+        return overlaps(a, b, i, j, span, self._report_keys[report_field])
+
+
+Predicate = Callable[[Context, np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
+
+
+def _multi_missing(ctx: Context, i, j, p) -> np.ndarray:
+    a = ctx.stations.multi[p["station"]].has_any()[i]
+    b = ctx.reports.multi[p["report"]].has_any()[j]
+    return ~(a & b)
+
+
+def _overlap(ctx: Context, i, j, p) -> np.ndarray:
+    result = ctx.overlaps(p["station"], p["report"], i, j)
+    kinds = p.get("station_kinds")
+    if kinds:
+        result &= np.isin(ctx.stations.values["name_kind"][i], kinds)
+    return result
+
+
+def _name_missing(ctx: Context, i, j, p) -> np.ndarray:
+    return ctx.stations.values["name_null"][i] | ctx.reports.values["name_null"][j]
+
+
+def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
+    """Jaro-Winkler on the first (most likely) reading of both full names, spaces removed."""
+    field = p.get("field", "name_pinyin")
+    a = ctx.stations.multi[field].first()[i]
+    b = ctx.reports.multi[field].first()[j]
+    ok = (a >= 0) & (b >= 0)
+    out = np.zeros(len(i), dtype=bool)
+    if not ok.any():
+        return out
+    # score each distinct (a, b) code pair once: many pairs repeat the same two names
+    codes = np.stack([a[ok], b[ok]], axis=1)
+    uniq, inverse = np.unique(codes, axis=0, return_inverse=True)
+    strings = ctx.vocab_strings
+    left = [strings[c].replace(" ", "") for c in uniq[:, 0]]
+    right = [strings[c].replace(" ", "") for c in uniq[:, 1]]
+    sims = process.cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1)
+    out[ok] = sims[inverse.ravel()] >= float(p["min"])
+    return out
+
+
+def _gender_missing(ctx: Context, i, j, p) -> np.ndarray:
+    return (ctx.stations.values["gender"][i] == 0) | (ctx.reports.values["gender"][j] == 0)
+
+
+def _gender_equal(ctx: Context, i, j, p) -> np.ndarray:
+    return ctx.stations.values["gender"][i] == ctx.reports.values["gender"][j]
+
+
+def age_gap_years(ctx: Context, i, j) -> np.ndarray:
+    """Years between the report's age at the found date and the station's estimate interval."""
+    st, rp = ctx.stations.values, ctx.reports.values
+    found_year = 1970 + st["found_day"][i] / DAYS_PER_YEAR
+    age = found_year - rp["birth_year"][j]
+    gap = np.maximum(np.maximum(st["age_low"][i] - age, age - st["age_high"][i]), 0.0)
+    return np.maximum(gap - rp["birth_uncertainty"][j], 0.0), age
+
+
+def _age_missing(ctx: Context, i, j, p) -> np.ndarray:
+    st, rp = ctx.stations.values, ctx.reports.values
+    return (
+        np.isnan(st["age_low"][i])
+        | np.isnan(st["found_day"][i])
+        | np.isnan(rp["birth_year"][j])
+    )
+
+
+def _age_within(ctx: Context, i, j, p) -> np.ndarray:
+    """Within ``years`` plus ``share`` of the age: estimates of older people err more."""
+    gap, age = age_gap_years(ctx, i, j)
+    return gap <= float(p.get("years", 0)) + float(p.get("share", 0)) * np.abs(age)
+
+
+def _dates_missing(ctx: Context, i, j, p) -> np.ndarray:
+    return np.isnan(ctx.stations.values["found_day"][i]) | np.isnan(
+        ctx.reports.values["missing_day"][j]
+    )
+
+
+def _found_before_missing(ctx: Context, i, j, p) -> np.ndarray:
+    found = ctx.stations.values["found_day"][i]
+    missing = ctx.reports.values["missing_day"][j]
+    return found < missing - float(p.get("days", 0))
+
+
+def _distance(ctx: Context, i, j, p) -> np.ndarray:
+    st, rp = ctx.stations.values, ctx.reports.values
+    lat1, lon1 = np.radians(st[p["station"] + "_lat"][i]), np.radians(st[p["station"] + "_lon"][i])
+    lat2, lon2 = np.radians(rp[p["report"] + "_lat"][j]), np.radians(rp[p["report"] + "_lon"][j])
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def _distance_missing(ctx: Context, i, j, p) -> np.ndarray:
+    return np.isnan(_distance(ctx, i, j, p))
+
+
+def _distance_within(ctx: Context, i, j, p) -> np.ndarray:
+    return _distance(ctx, i, j, p) <= float(p["km"])
+
+
+def _height_missing(ctx: Context, i, j, p) -> np.ndarray:
+    """Missing, or a child at the time who has had years to grow."""
+    st, rp = ctx.stations.values, ctx.reports.values
+    missing = np.isnan(st["height"][i]) | np.isnan(rp["height"][j])
+    elapsed = (st["found_day"][i] - rp["missing_day"][j]) / DAYS_PER_YEAR
+    child = (rp["age_at_missing"][j] < float(p.get("child_age", 18))) & ~(
+        elapsed < float(p.get("grow_years", 1))
+    )
+    return missing | child
+
+
+def _height_within(ctx: Context, i, j, p) -> np.ndarray:
+    return np.abs(ctx.stations.values["height"][i] - ctx.reports.values["height"][j]) <= float(
+        p["cm"]
+    )
+
+
+def _id_missing(ctx: Context, i, j, p) -> np.ndarray:
+    station_has = (ctx.stations.values["id_number"][i] >= 0) | ctx.stations.multi[
+        "id_tail"
+    ].has_any()[i]
+    return ~station_has | (ctx.reports.values["id_number"][j] < 0)
+
+
+def _id_equal(ctx: Context, i, j, p) -> np.ndarray:
+    a = ctx.stations.values["id_number"][i]
+    return (a >= 0) & (a == ctx.reports.values["id_number"][j])
+
+
+def _id_both_full(ctx: Context, i, j, p) -> np.ndarray:
+    return (ctx.stations.values["id_number"][i] >= 0) & (ctx.reports.values["id_number"][j] >= 0)
+
+
+PREDICATES: dict[str, Predicate] = {
+    "multi_missing": _multi_missing,
+    "overlap": _overlap,
+    "name_missing": _name_missing,
+    "pinyin_similarity": _pinyin_similarity,
+    "gender_missing": _gender_missing,
+    "gender_equal": _gender_equal,
+    "age_missing": _age_missing,
+    "age_within": _age_within,
+    "dates_missing": _dates_missing,
+    "found_before_missing": _found_before_missing,
+    "distance_missing": _distance_missing,
+    "distance_within": _distance_within,
+    "height_missing": _height_missing,
+    "height_within": _height_within,
+    "id_missing": _id_missing,
+    "id_equal": _id_equal,
+    "id_both_full": _id_both_full,
+}

@@ -1,0 +1,159 @@
+"""Fellegi–Sunter model: u from random pairs, m (and the match share) by EM on blocked pairs.
+
+A small numpy EM because recordlinkage's ECM takes binary features only and our comparisons
+have several ordered levels. The null level of every comparison carries no weight. The model is
+saved as readable JSON (settings + m and u per level), never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .settings import Settings
+
+U_PSEUDO_COUNT = 1.0  # keeps a level never seen among random pairs from getting u = 0
+M_FLOOR = 1e-6
+
+
+@dataclass
+class Model:
+    settings: Settings
+    m: dict[str, list[float]]  # per comparison, per level (null level: 1.0)
+    u: dict[str, list[float]]
+    match_share: float  # share of blocked pairs that are matches (EM's lambda): the prior
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def weight_table(self) -> list[np.ndarray]:
+        """log2(m/u) per comparison and level, 0 for the null level."""
+        tables = []
+        for comparison in self.settings.comparisons:
+            m = np.asarray(self.m[comparison.name], dtype=float)
+            u = np.asarray(self.u[comparison.name], dtype=float)
+            w = np.log2(np.maximum(m, M_FLOOR) / np.maximum(u, M_FLOOR))
+            w[0] = 0.0
+            tables.append(w)
+        return tables
+
+    @property
+    def prior_weight(self) -> float:
+        return float(np.log2(self.match_share / (1 - self.match_share)))
+
+    def to_dict(self) -> dict[str, Any]:
+        comparisons = {}
+        for comparison in self.settings.comparisons:
+            comparisons[comparison.name] = {
+                label: {
+                    "m": round(self.m[comparison.name][k], 8),
+                    "u": round(self.u[comparison.name][k], 10),
+                    "weight": None if k == 0 else round(float(w), 3),
+                }
+                for k, (label, w) in enumerate(
+                    zip(comparison.labels, self.weight_table()[self.settings.comparisons.index(comparison)])
+                )
+            }
+        return {
+            "format": "xunqin-fs-model/1",
+            "match_share": self.match_share,
+            "info": self.info,
+            "comparisons": comparisons,
+            "settings": self.settings.to_dict(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Model:
+        if raw.get("format") != "xunqin-fs-model/1":
+            raise ValueError("not a xunqin model file (format xunqin-fs-model/1)")
+        settings = Settings.from_dict(raw["settings"])
+        m, u = {}, {}
+        for comparison in settings.comparisons:
+            levels = raw["comparisons"][comparison.name]
+            m[comparison.name] = [float(levels[label]["m"]) for label in comparison.labels]
+            u[comparison.name] = [float(levels[label]["u"]) for label in comparison.labels]
+        return cls(settings, m, u, float(raw["match_share"]), dict(raw.get("info", {})))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def level_shares(levels: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Share of each non-null level (index 0 is the null level and gets 1.0)."""
+    counts = np.bincount(levels, weights=weights, minlength=n_levels).astype(float)
+    counts[0] = 0.0
+    total = counts.sum()
+    shares = counts / total if total > 0 else np.full(n_levels, 1.0 / max(n_levels - 1, 1))
+    shares[0] = 1.0
+    return shares
+
+
+def estimate_u(settings: Settings, random_levels: np.ndarray) -> dict[str, list[float]]:
+    """u per level from levels of random pairs (almost all of which are non-matches)."""
+    u = {}
+    for c, comparison in enumerate(settings.comparisons):
+        n_levels = len(comparison.levels)
+        counts = np.bincount(random_levels[:, c], minlength=n_levels).astype(float)[1:]
+        counts += U_PSEUDO_COUNT
+        u[comparison.name] = [1.0] + list(counts / counts.sum())
+    return u
+
+
+def _log_tables(settings: Settings, probs: dict[str, list[float]]) -> list[np.ndarray]:
+    tables = []
+    for comparison in settings.comparisons:
+        p = np.maximum(np.asarray(probs[comparison.name], dtype=float), M_FLOOR)
+        t = np.log(p)
+        t[0] = 0.0
+        tables.append(t)
+    return tables
+
+
+def expectation(settings, levels, m, u, share) -> np.ndarray:
+    log_m, log_u = _log_tables(settings, m), _log_tables(settings, u)
+    log_odds = np.full(len(levels), np.log(share) - np.log1p(-share))
+    for c in range(levels.shape[1]):
+        log_odds += log_m[c][levels[:, c]] - log_u[c][levels[:, c]]
+    return 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+
+
+def train(settings: Settings, blocked_levels: np.ndarray, random_levels: np.ndarray) -> Model:
+    """EM for m and the match share with u fixed from random pairs (as Splink does)."""
+    u = estimate_u(settings, random_levels)
+    m = {}
+    for comparison in settings.comparisons:
+        start = np.array([1.0] + [lv.m if lv.m is not None else 1.0 for lv in comparison.levels[1:]])
+        start[1:] /= start[1:].sum()
+        m[comparison.name] = list(start)
+    share = settings.em.start_match_share
+    iterations, change = 0, float("inf")
+    em = settings.em
+    for iterations in range(1, em.max_iterations + 1):
+        posterior = expectation(settings, blocked_levels, m, u, share)
+        new_share = float(np.clip(posterior.mean(), 1e-9, 0.5))
+        new_m = {}
+        for c, comparison in enumerate(settings.comparisons):
+            shares = level_shares(blocked_levels[:, c], len(comparison.levels), posterior)
+            new_m[comparison.name] = list(np.maximum(shares, M_FLOOR))
+        change = max(
+            abs(new_share - share),
+            max(
+                float(np.max(np.abs(np.subtract(new_m[k], m[k])))) for k in new_m
+            ),
+        )
+        m, share = new_m, new_share
+        if change < em.tolerance:
+            break
+    info = {
+        "em_iterations": iterations,
+        "em_last_change": change,
+        "em_pairs": int(len(blocked_levels)),
+        "u_random_pairs": int(len(random_levels)),
+    }
+    return Model(settings, m, u, share, info)

@@ -1,0 +1,114 @@
+"""The matcher end to end: index → compare → score → rank, on normalized tables."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import blocking, compare as compare_mod, model as model_mod, rank as rank_mod
+from .explain import evidence_frame
+from .prepare import Prepared, prepare
+from .settings import Settings, default_settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class MatchResult:
+    candidates: pd.DataFrame  # the ranked, explained rows of the output contract
+    model: model_mod.Model
+    blocked: blocking.Blocked
+    timings: dict[str, float] = field(default_factory=dict)
+    # all blocked pairs with their score, for evaluation (station_row, report_row, score)
+    scored_pairs: pd.DataFrame | None = None
+
+
+def random_pair_levels(ctx, settings: Settings, prepared: Prepared) -> np.ndarray:
+    rng = np.random.default_rng(settings.em.seed)
+    n = settings.em.u_random_pairs
+    i = rng.integers(0, prepared.stations.n, n)
+    j = rng.integers(0, prepared.reports.n, n)
+    return compare_mod.compare(ctx, settings, i, j)
+
+
+def train(ctx, settings: Settings, prepared: Prepared, blocked: blocking.Blocked, levels: np.ndarray):
+    rng = np.random.default_rng(settings.em.seed + 1)
+    sample = levels
+    if len(levels) > settings.em.max_pairs:
+        sample = levels[rng.choice(len(levels), settings.em.max_pairs, replace=False)]
+    return model_mod.train(settings, sample, random_pair_levels(ctx, settings, prepared))
+
+
+def match(
+    stations: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    settings: Settings | None = None,
+    model: model_mod.Model | None = None,
+    top_k: int | None = None,
+    progress: Progress | None = None,
+    keep_scored_pairs: bool = False,
+) -> MatchResult:
+    """Rank candidate reports for every station record; train the model if none is given."""
+    say = progress or (lambda _message: None)
+    settings = model.settings if model is not None else (settings or default_settings())
+    top_k = top_k or settings.top_k
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 2)
+        clock = now
+
+    say(f"preparing {len(stations):,} station records and {len(reports):,} reports")
+    prepared = prepare(stations, reports)
+    ctx = compare_mod.context(prepared)
+    lap("prepare")
+    blocked = blocking.index(prepared, settings)
+    say(f"blocking: {blocked.n_pairs:,} candidate pairs from {len(settings.blocking)} passes")
+    lap("index")
+    i, j = blocked.station_rows, blocked.report_rows
+    levels = compare_mod.compare(
+        ctx, settings, i, j,
+        progress=lambda done, total: say(f"comparing: {done:,}/{total:,} pairs"),
+    )
+    lap("compare")
+    if model is None:
+        say("training: u from random pairs, m by EM on blocked pairs")
+        model = train(ctx, settings, prepared, blocked, levels)
+        lap("train")
+    scored = rank_mod.score(model, prepared, levels, i)
+    lap("score")
+    ranked = rank_mod.rank(prepared, i, j, scored.score, top_k)
+    rows = ranked.pair_index
+    total = scored.score[rows]
+    candidates = pd.DataFrame(
+        {
+            "station_record_id": prepared.stations.ids[i[rows]],
+            "report_id": prepared.reports.ids[j[rows]],
+            "rank": ranked.rank,
+            "score": np.round(total, 3),
+            "probability": np.round(1.0 / (1.0 + np.exp2(-total)), 6),
+            "duplicate_report_ids": ranked.duplicates,
+        }
+    )
+    evidence = evidence_frame(model, levels[rows], scored.weights[rows])
+    candidates = pd.concat([candidates, evidence], axis=1)
+    lap("rank")
+    say(f"ranked: {len(candidates):,} candidates for {candidates['station_record_id'].nunique():,} station records")
+    scored_pairs = None
+    if keep_scored_pairs:
+        scored_pairs = pd.DataFrame(
+            {
+                "station_record_id": prepared.stations.ids[i],
+                "report_id": prepared.reports.ids[j],
+                "score": scored.score,
+            }
+        )
+    return MatchResult(candidates, model, blocked, timings, scored_pairs)

@@ -1,0 +1,302 @@
+"""Normalized tables (from :mod:`xunqin.ingest`) to the arrays the matcher works on.
+
+Both sides are turned into a :class:`Side` whose fields have the same names where they are
+compared (``name_pinyin`` of a station meets ``name_pinyin`` of a report, which for a report
+already includes its aliases), so blocking keys and comparison levels name fields, not columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .arrays import MultiValue, Vocabulary, from_pairs, single, split_multi
+
+NO_NAME_KINDS = ("placeholder", "empty")
+DAYS_PER_YEAR = 365.2425
+BIRTH_BUCKET_YEARS = 5
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+@dataclass
+class Side:
+    ids: np.ndarray  # record_id / report_id as object array
+    n: int
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    multi: dict[str, MultiValue] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    stations: Side
+    reports: Side
+    vocab: Vocabulary
+    name_frequency: np.ndarray  # per vocabulary code: share of reports holding that name
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    if name in df.columns:
+        return df[name]
+    return pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def _float(df: pd.DataFrame, name: str) -> np.ndarray:
+    return pd.to_numeric(_col(df, name), errors="coerce").to_numpy(dtype=float)
+
+
+def _days(df: pd.DataFrame, name: str) -> np.ndarray:
+    """Dates as float days since 1970 (nan where missing)."""
+    values = pd.to_datetime(_col(df, name), errors="coerce").to_numpy(dtype="datetime64[D]")
+    out = (values - EPOCH).astype(float)
+    out[np.isnat(values)] = np.nan
+    return out
+
+
+def _gender(df: pd.DataFrame) -> np.ndarray:
+    g = _col(df, "gender").astype("string").fillna("").to_numpy(dtype=object)
+    return np.where(g == "男", 1, np.where(g == "女", 2, 0)).astype(np.int8)
+
+
+@lru_cache(maxsize=200_000)
+def _fold_joined(joined: str) -> str:
+    from xunqin.normalizers.phonetic import fold_key
+
+    return "|".join(dict.fromkeys(fold_key(k) for k in joined.split("|") if k))
+
+
+def _folded(series: pd.Series) -> pd.Series:
+    text = series.astype("string").fillna("")
+    uniques = pd.unique(text)
+    mapping = {u: _fold_joined(u) if u else "" for u in uniques}
+    return text.map(mapping)
+
+
+def _syllables(series: pd.Series) -> pd.Series:
+    """'xiu ying|xiu yin' -> 'xiu|ying|yin': the syllables of every reading."""
+    text = series.astype("string").fillna("")
+    return text.str.replace(" ", "|", regex=False)
+
+
+def _prefectures(codes: pd.Series) -> pd.Series:
+    """Candidate codes -> prefecture codes (ppcc00) of those below province level."""
+
+    def one(joined: str) -> str:
+        out = []
+        for code in joined.split("|"):
+            if len(code) == 6 and code[2:4] != "00":
+                out.append(code[:4] + "00")
+        return "|".join(dict.fromkeys(out))
+
+    text = codes.astype("string").fillna("")
+    return text.map({u: one(u) if u else "" for u in pd.unique(text)})
+
+
+def _provinces(codes: pd.Series) -> pd.Series:
+    def one(joined: str) -> str:
+        return "|".join(dict.fromkeys(c[:2] + "0000" for c in joined.split("|") if len(c) == 6))
+
+    text = codes.astype("string").fillna("")
+    return text.map({u: one(u) if u else "" for u in pd.unique(text)})
+
+
+def _mark_levels(marks: pd.Series, vocab: Vocabulary, n: int) -> dict[str, MultiValue]:
+    """Split mark tokens 'kind:part:side' into the fine / part / kind granularities."""
+    text = marks.astype("string").fillna("")
+    fine, part, kind = [], [], []
+    for value in text:
+        f, p, k = set(), set(), set()
+        for token in value.split("|") if value else ():
+            pieces = (token.split(":") + ["", ""])[:3]
+            k.add(pieces[0])
+            if pieces[1]:
+                p.add(f"{pieces[0]}:{pieces[1]}")
+                if pieces[2]:
+                    f.add(f"{pieces[0]}:{pieces[1]}:{pieces[2]}")
+        fine.append("|".join(sorted(f)))
+        part.append("|".join(sorted(p)))
+        kind.append("|".join(sorted(k)))
+    idx = marks.index
+    return {
+        "marks_fine": split_multi(pd.Series(fine, index=idx), vocab),
+        "marks_part": split_multi(pd.Series(part, index=idx), vocab),
+        "marks_kind": split_multi(pd.Series(kind, index=idx), vocab),
+    }
+
+
+def _id_tail(df: pd.DataFrame) -> pd.Series:
+    """Last four characters of the full ID number plus any 'tail:' fragment from notes."""
+    full = _col(df, "id_number").astype("string").fillna("")
+    frags = _col(df, "id_fragments").astype("string").fillna("")
+    out = []
+    for number, fragments in zip(full, frags):
+        tails = [number[-4:]] if len(number) >= 4 else []
+        for fragment in fragments.split("|") if fragments else ():
+            kind, _, digits = fragment.partition(":")
+            if kind in ("tail", "full") and len(digits) >= 4:
+                tails.append(digits[-4:])
+        out.append("|".join(dict.fromkeys(tails)))
+    return pd.Series(out, index=df.index)
+
+
+def _birth_buckets_for_range(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Birth-year intervals to the (row, bucket) pairs of every 5-year bucket they touch."""
+    ok = ~(np.isnan(low) | np.isnan(high))
+    rows = np.flatnonzero(ok)
+    first = np.floor(low[ok] / BIRTH_BUCKET_YEARS).astype(np.int64)
+    last = np.floor(high[ok] / BIRTH_BUCKET_YEARS).astype(np.int64)
+    counts = np.maximum(last - first + 1, 0)
+    owner = np.repeat(rows, counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(first, counts) + offsets
+
+
+def _bucket_multi(low, high, vocab: Vocabulary, n: int) -> MultiValue:
+    rows, buckets = _birth_buckets_for_range(low, high)
+    codes = vocab.encode(np.array([f"b{b}" for b in buckets], dtype=object)) if len(rows) else buckets
+    return from_pairs(rows, codes.astype(np.int64), n)
+
+
+def station_birth_interval(
+    found_day: np.ndarray, age_low: np.ndarray, age_high: np.ndarray, slack: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plausible birth years (fractional) of a station person from the estimated age."""
+    found_year = 1970 + found_day / DAYS_PER_YEAR
+    tolerance = slack + 0.05 * np.nan_to_num(age_high)
+    return found_year - age_high - tolerance, found_year - age_low + tolerance
+
+
+def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None:
+    n = len(df)
+    name = _col(df, "name_clean")
+    side.values["name_clean"] = single(name, vocab)
+    pinyin = _col(df, "name_pinyin")
+    folded = _col(df, "name_folded")
+    surname = _col(df, "surname_pinyin")
+    given = _col(df, "given_pinyin")
+    given_folded = _col(df, "given_folded")
+    m = side.multi
+    m["name_pinyin"] = split_multi(pinyin, vocab)
+    m["name_folded"] = split_multi(folded, vocab)
+    m["surname_pinyin"] = split_multi(surname, vocab)
+    m["surname_folded"] = split_multi(_folded(surname), vocab)
+    m["given_pinyin"] = split_multi(given, vocab)
+    m["given_folded"] = split_multi(given_folded, vocab)
+    if alias:
+        # a report's aliases (小名, former names) count as names of the same person
+        m["name_all"] = split_multi(name, vocab).union(split_multi(_col(df, "alias_clean"), vocab))
+        m["name_pinyin"] = m["name_pinyin"].union(split_multi(_col(df, "alias_pinyin"), vocab))
+        m["name_folded"] = m["name_folded"].union(split_multi(_col(df, "alias_folded"), vocab))
+        alias_pinyin = _col(df, "alias_pinyin")
+        m["given_pinyin"] = m["given_pinyin"].union(split_multi(alias_pinyin, vocab))
+        m["given_folded"] = m["given_folded"].union(split_multi(_col(df, "alias_folded"), vocab))
+        m["syllables"] = split_multi(_syllables(given), vocab).union(
+            split_multi(_syllables(alias_pinyin), vocab)
+        )
+        m["syllables_folded"] = split_multi(_syllables(given_folded), vocab).union(
+            split_multi(_syllables(_col(df, "alias_folded")), vocab)
+        )
+        kind = np.where(side.values["name_clean"] < 0, "empty", "full")
+    else:
+        m["name_all"] = split_multi(name, vocab)
+        m["core_pinyin"] = split_multi(_col(df, "core_pinyin"), vocab)
+        m["core_folded"] = split_multi(_folded(_col(df, "core_pinyin")), vocab)
+        kind = _col(df, "name_kind").astype("string").fillna("empty").to_numpy(dtype=object)
+    side.values["name_kind"] = np.asarray(kind, dtype=object)
+    side.values["name_null"] = np.isin(side.values["name_kind"], NO_NAME_KINDS)
+    assert m["name_pinyin"].n == n
+
+
+def _places(df, vocab, side: Side, prefix: str, codes_col: str, lat: str, lon: str) -> None:
+    codes = _col(df, codes_col)
+    side.multi[f"{prefix}_codes"] = split_multi(codes, vocab)
+    side.multi[f"{prefix}_prefectures"] = split_multi(_prefectures(codes), vocab)
+    side.multi[f"{prefix}_provinces"] = split_multi(_provinces(codes), vocab)
+    side.values[f"{prefix}_lat"] = _float(df, lat)
+    side.values[f"{prefix}_lon"] = _float(df, lon)
+
+
+def _common(df: pd.DataFrame, vocab: Vocabulary, side: Side) -> None:
+    side.values["gender"] = _gender(df)
+    side.values["height"] = _float(df, "height_cm")
+    home = _col(df, "hometown_codes")
+    side.multi["home_codes"] = split_multi(home, vocab)
+    side.multi["home_prefectures"] = split_multi(_prefectures(home), vocab)
+    side.multi["home_provinces"] = split_multi(_provinces(home), vocab)
+    side.multi.update(_mark_levels(_col(df, "marks"), vocab, side.n))
+    side.multi["conditions"] = split_multi(_col(df, "conditions"), vocab)
+    side.values["id_number"] = single(_col(df, "id_number"), vocab)
+    side.multi["id_tail"] = split_multi(_id_tail(df), vocab)
+
+
+def prepare_stations(df: pd.DataFrame, vocab: Vocabulary, slack: float = 2.0) -> Side:
+    side = Side(ids=_col(df, "record_id").astype(str).to_numpy(dtype=object), n=len(df))
+    _names(df, vocab, side, alias=False)
+    _common(df, vocab, side)
+    side.values["age_low"] = _float(df, "age_low")
+    side.values["age_high"] = _float(df, "age_high")
+    side.values["found_day"] = _days(df, "found_date")
+    _places(df, vocab, side, "found", "found_codes", "found_lat", "found_lon")
+    side.multi["dialect_provinces"] = split_multi(_col(df, "dialect_provinces"), vocab)
+    side.multi["home_or_dialect_provinces"] = side.multi["home_provinces"].union(
+        side.multi["dialect_provinces"]
+    )
+    low, high = station_birth_interval(
+        side.values["found_day"], side.values["age_low"], side.values["age_high"], slack
+    )
+    side.values["birth_low"], side.values["birth_high"] = low, high
+    side.multi["birth_bucket"] = _bucket_multi(low, high, vocab, side.n)
+    side.multi["gender_key"] = _gender_key(side.values["gender"], vocab)
+    return side
+
+
+def prepare_reports(df: pd.DataFrame, vocab: Vocabulary) -> Side:
+    side = Side(ids=_col(df, "report_id").astype(str).to_numpy(dtype=object), n=len(df))
+    _names(df, vocab, side, alias=True)
+    _common(df, vocab, side)
+    missing_day = _days(df, "missing_date")
+    birth_day = _days(df, "birth_date")
+    precision = _col(df, "birth_precision").astype("string").fillna("").to_numpy(dtype=object)
+    age_at_missing = _float(df, "age_at_missing")
+    birth_year = 1970 + birth_day / DAYS_PER_YEAR
+    uncertainty = np.where(precision == "year", 0.5, np.where(precision == "month", 0.1, 0.0))
+    # no birth date: age at missing (whole years) gives birth within a year before that
+    from_age = np.isnan(birth_year) & ~np.isnan(age_at_missing) & ~np.isnan(missing_day)
+    birth_year = np.where(
+        from_age, 1970 + missing_day / DAYS_PER_YEAR - age_at_missing - 0.5, birth_year
+    )
+    uncertainty = np.where(from_age, 0.5, uncertainty)
+    side.values["birth_year"] = birth_year
+    side.values["birth_uncertainty"] = uncertainty
+    side.values["missing_day"] = missing_day
+    side.values["age_at_missing"] = np.where(
+        np.isnan(age_at_missing), 1970 + missing_day / DAYS_PER_YEAR - birth_year, age_at_missing
+    )
+    _places(df, vocab, side, "missing", "missing_codes", "missing_lat", "missing_lon")
+    side.multi["birth_bucket"] = _bucket_multi(
+        birth_year - uncertainty, birth_year + uncertainty, vocab, side.n
+    )
+    side.multi["gender_key"] = _gender_key(side.values["gender"], vocab)
+    return side
+
+
+def _gender_key(gender: np.ndarray, vocab: Vocabulary) -> MultiValue:
+    """Known gender as a one-value key; unknown gender joins both (it must not block a pair)."""
+    male, female = vocab.encode(np.array(["g1", "g2"], dtype=object))
+    rows_m = np.flatnonzero(gender != 2)
+    rows_f = np.flatnonzero(gender != 1)
+    rows = np.concatenate([rows_m, rows_f])
+    codes = np.concatenate([np.full(len(rows_m), male), np.full(len(rows_f), female)])
+    return from_pairs(rows, codes, len(gender))
+
+
+def prepare(stations: pd.DataFrame, reports: pd.DataFrame, slack: float = 2.0) -> Prepared:
+    vocab = Vocabulary()
+    reports_side = prepare_reports(reports.reset_index(drop=True), vocab)
+    stations_side = prepare_stations(stations.reset_index(drop=True), vocab, slack)
+    # term frequencies of names (and aliases) among reports: 王秀英 agrees by chance more often
+    names = reports_side.multi["name_all"].codes
+    frequency = np.bincount(names, minlength=len(vocab)).astype(float) / max(reports_side.n, 1)
+    return Prepared(stations_side, reports_side, vocab, frequency)

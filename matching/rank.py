@@ -1,0 +1,101 @@
+"""Scoring (match weights, with term-frequency adjustment) and top-K ranking per station record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .model import M_FLOOR, Model
+from .prepare import Prepared
+
+
+@dataclass(frozen=True)
+class Scored:
+    weights: np.ndarray  # (pairs, comparisons) float32 contributions in bits
+    score: np.ndarray  # prior + sum of contributions: log2 odds, comparable across records
+
+
+def score(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray) -> Scored:
+    tables = model.weight_table()
+    weights = np.empty(levels.shape, dtype=np.float32)
+    for c, comparison in enumerate(model.settings.comparisons):
+        weights[:, c] = tables[c][levels[:, c]]
+        for k, level in enumerate(comparison.levels):
+            if level.tf is None:
+                continue
+            at = np.flatnonzero(levels[:, c] == k)
+            codes = prepared.stations.values[level.tf][i[at]]
+            floor = 1.0 / max(prepared.reports.n, 1)
+            frequency = np.where(codes >= 0, prepared.name_frequency[np.maximum(codes, 0)], 0.0)
+            tf_u = np.maximum(frequency, floor)
+            # only ever lower a common name's weight or raise a rare one's, from m over its own u
+            m = max(model.m[comparison.name][k], M_FLOOR)
+            weights[at, c] = np.log2(m / tf_u)
+    total = weights.sum(axis=1, dtype=np.float64) + model.prior_weight
+    return Scored(weights, total)
+
+
+def duplicate_groups(prepared: Prepared) -> np.ndarray:
+    """Reports of the same person: same ID number, or same name, birth year, gender and hometown."""
+    rp = prepared.reports
+    n = rp.n
+    id_number = rp.values["id_number"]
+    birth = np.floor(np.nan_to_num(rp.values["birth_year"], nan=-1)).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "id": id_number,
+            "name": rp.values["name_clean"],
+            "birth": birth,
+            "gender": rp.values["gender"],
+            "home": rp.multi["home_codes"].first(),
+        }
+    )
+    by_id = np.where(id_number >= 0, frame.groupby("id").ngroup().to_numpy(), -1)
+    usable = ((frame["name"] >= 0) & (frame["birth"] >= 0) & (frame["home"] >= 0)).to_numpy()
+    by_fields = frame.groupby(["name", "birth", "gender", "home"]).ngroup().to_numpy()
+    by_fields = np.where(usable, by_fields, -1)
+    # reports joined through either grouping are one person: connected components over
+    # report -> group-node edges
+    n_id = int(by_id.max(initial=-1)) + 1
+    n_fields = int(by_fields.max(initial=-1)) + 1
+    rows = np.concatenate([np.flatnonzero(by_id >= 0), np.flatnonzero(by_fields >= 0)])
+    nodes = np.concatenate([n + by_id[by_id >= 0], n + n_id + by_fields[by_fields >= 0]])
+    size = n + n_id + n_fields
+    graph = coo_matrix((np.ones(len(rows)), (rows, nodes)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    return labels[:n]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    pair_index: np.ndarray  # positions into the scored pairs, ranked rows only
+    rank: np.ndarray
+    duplicates: np.ndarray  # object: '|'-joined other report ids of the same person
+
+
+def rank(
+    prepared: Prepared, i: np.ndarray, j: np.ndarray, total: np.ndarray, top_k: int
+) -> Ranked:
+    """Best first per station record; a person reported twice takes one slot, not two."""
+    groups = duplicate_groups(prepared)
+    order = np.lexsort((-total, i))
+    g = groups[j[order]]
+    frame = pd.DataFrame({"i": i[order], "g": g})
+    first_of_group = ~frame.duplicated(["i", "g"]).to_numpy()
+    kept = order[first_of_group]
+    rank_in_station = pd.Series(i[kept]).groupby(i[kept]).cumcount().to_numpy() + 1
+    top = rank_in_station <= top_k
+    kept, ranks = kept[top], rank_in_station[top]
+    members = pd.Series(prepared.reports.ids).groupby(groups).agg(list)
+    big = members[members.map(len) > 1]
+    dup_text = np.full(len(kept), "", dtype=object)
+    kept_groups = groups[j[kept]]
+    has_dup = np.isin(kept_groups, big.index.to_numpy())
+    for pos in np.flatnonzero(has_dup):
+        own = prepared.reports.ids[j[kept[pos]]]
+        dup_text[pos] = "|".join(r for r in big[kept_groups[pos]] if r != own)
+    return Ranked(kept, ranks, dup_text)
