@@ -106,6 +106,7 @@ CASES = [
     ("north-east accent, Henan home", "dialect", {"dialect_provinces": "210000|220000|230000"}, {"hometown_codes": "411623"}, "else"),
     ("no dialect", "dialect", {}, {"hometown_codes": "411623"}, "null"),
     ("found where missing", "found_place", {}, {}, "km_30"),
+    ("missing place not recognised", "found_place", {}, {"missing_lat": np.nan, "missing_lon": np.nan}, "null"),
     ("found in a nearby city", "found_place", {}, {"missing_lat": 44.5, "missing_lon": 126.0}, "km_150"),
     ("found across the country", "found_place", {}, {"missing_lat": 23.1, "missing_lon": 113.3}, "else"),
     ("heights within 3 cm", "height", {"height_cm": 158.0}, {"height_cm": 160.0, "age_at_missing": 40}, "cm_3"),
