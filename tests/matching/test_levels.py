@@ -108,6 +108,7 @@ CASES = [
     ("found where missing", "found_place", {}, {}, "km_30"),
     ("missing place not recognised", "found_place", {}, {"missing_lat": np.nan, "missing_lon": np.nan}, "null"),
     ("found in a nearby city", "found_place", {}, {"missing_lat": 44.5, "missing_lon": 126.0}, "km_150"),
+    ("found in a neighbouring province", "found_place", {}, {"missing_lat": 41.8, "missing_lon": 123.4}, "km_500"),
     ("found across the country", "found_place", {}, {"missing_lat": 23.1, "missing_lon": 113.3}, "else"),
     ("heights within 3 cm", "height", {"height_cm": 158.0}, {"height_cm": 160.0, "age_at_missing": 40}, "cm_3"),
     ("heights within 7 cm", "height", {"height_cm": 154.0}, {"height_cm": 160.0}, "cm_7"),
@@ -124,6 +125,7 @@ CASES = [
     ("different marks", "marks", {"marks": "痣:脸:|痣::"}, {"marks": "疤:眉:左|疤:眉:|疤::"}, "else"),
     ("no marks on one side", "marks", {}, {"marks": "疤:眉:左"}, "null"),
     ("both deaf-mute", "conditions", {"conditions": "聋哑"}, {"conditions": "聋哑|智力障碍"}, "shared"),
+    ("no condition written at the station", "conditions", {}, {"conditions": "聋哑"}, "null"),
     ("conditions differ", "conditions", {"conditions": "老年痴呆"}, {"conditions": "聋哑"}, "else"),
 ]
 
