@@ -1,0 +1,423 @@
+"""Place names -> GB/T 2260 divisions (province / prefecture / county).
+
+Reads hometowns and addresses as people write them: a province alone (河南, 老家山东的), a short
+city or county name (周口, 商水), a full address (河南省周口市商水县城关乡王庄村), an address with a
+level missing (周口商水), an old name (襄樊), traditional or full-width characters.
+
+Division fields ``province`` and ``prefecture`` hold 6-digit *codes* (not names), so they compare
+directly with :func:`xunqin.normalizers.dialects.dialect_provinces`. ``prefecture`` is ``None`` for
+provinces, for districts of the four municipalities and for 省直辖县 (济源, 仙桃, 五指山 ...).
+
+Regional names (东北, 西北, 江浙 ... from ``data/place_regions.csv``) yield their provinces as
+several province-level candidates: 东北 -> 辽宁, 吉林, 黑龙江.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Division",
+    "Place",
+    "UnknownDivision",
+    "parse_place",
+    "division",
+    "divisions",
+    "haversine_km",
+]
+
+LEVELS = ("province", "prefecture", "county")
+_DEPTH = {lvl: i for i, lvl in enumerate(LEVELS)}
+
+# Placeholder rows of the code table that are not real divisions.
+_PLACEHOLDER_NAMES = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+# Real divisions whose names are everyday words: never looked up by name.
+_GENERIC_NAMES = frozenset({"城区", "郊区", "矿区", "市辖区"})
+_UNKNOWN = frozenset(
+    {"不详", "未知", "不知道", "不清楚", "待查", "无", "空", "其他", "null", "none", "nan", "na",
+     "n/a", "-", "--", "?", "??", "？"}
+)
+# Longer text is cut: no real address is this long, and it bounds the work per value.
+MAX_CHARS = 200
+
+_PROVINCE_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")
+_PREFECTURE_SUFFIXES = ("地区", "盟", "市")
+_COUNTY_SUFFIXES = ("林区", "新区", "特区", "区", "县", "市", "旗")
+_AUTONOMOUS = ("自治州", "自治县", "自治旗")
+# The 55 minority nationalities, longest first so 蒙古族 wins over 古族-like cuts.
+_ETHNIC = tuple(sorted(
+    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 水 "
+    "东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克 "
+    "俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺".split(),
+    key=len, reverse=True))
+
+# Tiers of a name variant: the official name, an old name from division_renames.csv, a suffix
+# drift (周口地区, 密云县 for 密云区, 临安区 for 临安市), a bare short name (周口, 商水).
+# Only the best tier of a key is kept.
+_FULL, _ALIAS, _DRIFT, _SHORT = 4, 3, 2, 1
+# A short name followed by one of these is a street or village name (中山路, 新华街, 城关乡).
+_STREET_AFTER = frozenset("路街道巷弄胡村屯镇乡社号桥里")
+_STREET_AFTER2 = frozenset({"大街", "大道", "大学", "小区", "广场"})
+_NON_TEXT = re.compile(r"[\s\u3000,，。.;；:：、!！?？\"'“”‘’()（）\[\]【】<>《》/\\|_~`·•—-]+")
+_DIGITS = re.compile(r"\d{6}(?:\d{6})?")
+
+
+class UnknownDivision(KeyError, ValueError):
+    """A code that is not in the division table (a KeyError and a ValueError)."""
+
+
+@dataclass(frozen=True)
+class Division:
+    """One GB/T 2260 division; ``province``/``prefecture`` are 6-digit codes of its ancestors."""
+
+    code: str
+    name: str
+    level: str
+    province: str
+    prefecture: str | None
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Place:
+    """A parsed place: the most specific level reached and every division it may denote."""
+
+    raw: str
+    level: str | None
+    candidates: tuple[Division, ...]
+
+
+def _data_rows(name: str) -> list[dict[str, str]]:
+    """Rows of a data CSV, skipping leading ``#`` comment lines."""
+    text = (files("xunqin.data") / name).read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def _level_of(code: str) -> str:
+    if code[2:] == "0000":
+        return "province"
+    if code[4:] == "00":
+        return "prefecture"
+    return "county"
+
+
+@functools.cache
+def _division_map() -> dict[str, Division]:
+    raw: dict[str, tuple[str, float, float]] = {}
+    for row in _data_rows("divisions.csv"):
+        code = row["adcode"][:6]
+        if row["name"] in _PLACEHOLDER_NAMES:
+            continue
+        lat = float(row["latitude"]) if row["latitude"] else math.nan
+        lon = float(row["longitude"]) if row["longitude"] else math.nan
+        raw[code] = (row["name"], lat, lon)
+    out: dict[str, Division] = {}
+    for code, (name, lat, lon) in raw.items():
+        level = _level_of(code)
+        if math.isnan(lat):
+            # A few rows (定州, 辛集, 清江浦区 ...) lack coordinates: use the nearest ancestor's.
+            for anc in (code[:4] + "00", code[:2] + "0000"):
+                if anc in raw and not math.isnan(raw[anc][1]):
+                    lat, lon = raw[anc][1], raw[anc][2]
+                    break
+        province = code[:2] + "0000"
+        if level == "province":
+            prefecture = None
+        elif level == "prefecture":
+            prefecture = code
+        else:
+            # Municipal districts and 省直辖县 have no real prefecture (placeholder rows dropped).
+            parent = code[:4] + "00"
+            prefecture = parent if parent in raw else None
+        out[code] = Division(code, name, level, province, prefecture, lat, lon)
+    return out
+
+
+@functools.cache
+def divisions() -> pd.DataFrame:
+    """Cached table of real divisions: code, name, level, province, prefecture, lat, lon."""
+    rows = sorted(_division_map().values(), key=lambda d: d.code)
+    df = pd.DataFrame(
+        {
+            "code": [d.code for d in rows],
+            "name": [d.name for d in rows],
+            "level": pd.Categorical([d.level for d in rows], categories=list(LEVELS)),
+            "province": [d.province for d in rows],
+            "prefecture": [d.prefecture for d in rows],
+            "lat": np.array([d.lat for d in rows], dtype=float),
+            "lon": np.array([d.lon for d in rows], dtype=float),
+        }
+    )
+    return df
+
+
+def division(code: str) -> Division:
+    """The division with this 6-digit (or 12-digit zero-padded) code; raises UnknownDivision."""
+    key = str(code).strip()
+    if len(key) == 12 and key.endswith("000000"):
+        key = key[:6]
+    try:
+        return _division_map()[key]
+    except KeyError:
+        raise UnknownDivision("unknown division code") from None
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance in km; arguments broadcast like numpy arrays."""
+    p1, p2 = np.radians(np.asarray(lat1, dtype=float)), np.radians(np.asarray(lat2, dtype=float))
+    dphi = p2 - p1
+    dlmb = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+# --------------------------------------------------------------------------- name variants
+
+
+def _strip_autonomous(name: str) -> str | None:
+    """延边朝鲜族自治州 -> 延边; 鄂温克族自治旗 -> 鄂温克; None if not autonomous."""
+    for suf in _AUTONOMOUS:
+        if name.endswith(suf):
+            base = name[: -len(suf)]
+            first_ethnic = None
+            changed = True
+            while changed:
+                changed = False
+                for eth in _ETHNIC:
+                    if base.endswith(eth + "族") and len(base) > len(eth) + 1:
+                        base, first_ethnic, changed = base[: -len(eth) - 1], eth, True
+                        break
+                    if base.endswith(eth + "族"):  # name is only nationalities: keep it
+                        return eth
+            return base if base else first_ethnic
+    return None
+
+
+def _short_names(name: str, level: str) -> list[str]:
+    """Bare forms of an official name (周口市 -> 周口, 内蒙古自治区 -> 内蒙古, 内蒙)."""
+    out: list[str] = []
+    auto = _strip_autonomous(name)
+    if auto:
+        out.append(auto)
+    suffixes = {"province": _PROVINCE_SUFFIXES, "prefecture": _PREFECTURE_SUFFIXES,
+                "county": _COUNTY_SUFFIXES}[level]
+    for suf in suffixes:
+        if name.endswith(suf) and len(name) > len(suf):
+            out.append(name[: -len(suf)])
+            break
+    if name == "内蒙古自治区":
+        out.append("内蒙")
+    return [s for s in out if len(s) >= 2 and s != name]
+
+
+@functools.cache
+def _variants() -> tuple[dict[str, tuple[tuple[str, int], ...]], dict[str, tuple[int, ...]]]:
+    """name variant -> ((code, tier), ...) keeping the best tier; first char -> key lengths."""
+    acc: dict[str, dict[str, int]] = {}
+
+    def add(key: str, code: str, tier: int) -> None:
+        if len(key) < 2 or key in _GENERIC_NAMES:
+            return
+        slot = acc.setdefault(key, {})
+        slot[code] = max(slot.get(code, 0), tier)
+
+    dmap = _division_map()
+    for d in dmap.values():
+        add(d.name, d.code, _FULL)
+        for short in _short_names(d.name, d.level):
+            add(short, d.code, _SHORT)
+            # Suffix drift: 周口地区 for 周口市, 密云县 for 密云区 (撤县设区), 临安区 for 临安市.
+            alts = ("地区", "市") if d.level == "prefecture" else ("县", "市", "区") if d.level == "county" else ()
+            for suf in alts:
+                add(short + suf, d.code, _DRIFT)
+    for row in _data_rows("division_renames.csv"):
+        code = row["new_code"].strip()
+        if code not in dmap:
+            continue
+        old = row["old_name"].strip()
+        add(old, code, _ALIAS)
+        for short in _short_names(old, dmap[code].level) + _short_names(old, "county"):
+            if short not in acc:  # a current name's bare form wins over an old one (巢湖)
+                add(short, code, _SHORT)
+    short_prov = {d.name: d.code for d in dmap.values() if d.level == "province"}
+    for d in dmap.values():
+        if d.level == "province":
+            for s in _short_names(d.name, "province"):
+                short_prov[s] = d.code
+    for row in _data_rows("place_regions.csv"):
+        for prov in row["provinces"].split("|"):
+            add(row["name"].strip(), short_prov[prov.strip()], _SHORT)
+
+    table: dict[str, tuple[tuple[str, int], ...]] = {}
+    lengths: dict[str, set[int]] = {}
+    for key, codes in acc.items():
+        best = max(codes.values())
+        table[key] = tuple(sorted((c, t) for c, t in codes.items() if t == best))
+        lengths.setdefault(key[0], set()).add(len(key))
+    return table, {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
+
+
+@functools.cache
+def _t2s():
+    from opencc import OpenCC  # imported lazily: nothing happens on module import
+
+    return OpenCC("t2s")
+
+
+def _clean_keep_punct(text: str) -> str:
+    """Full-width -> half-width, traditional -> simplified, lower case."""
+    text = unicodedata.normalize("NFKC", text)
+    if any(ord(ch) > 0x2E80 for ch in text):
+        text = _t2s().convert(text)
+    return text.lower()
+
+
+def _clean(text: str) -> str:
+    """As :func:`_clean_keep_punct`, cut to MAX_CHARS, punctuation and spaces removed."""
+    return _clean_keep_punct(_NON_TEXT.sub("", unicodedata.normalize("NFKC", text[: MAX_CHARS * 2]))[:MAX_CHARS])
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _is_ancestor_or_self(a: str, b: str) -> bool:
+    """True when division ``a`` contains (or is) division ``b``."""
+    if a == b:
+        return True
+    la = _level_of(a)
+    if la == "province":
+        return b[:2] == a[:2]
+    if la == "prefecture":
+        return b[:4] == a[:4] and b != a
+    return False
+
+
+def _quality(code: str, tier: int) -> int:
+    # A bare name usually means the bigger unit: 吉林 -> 吉林省, 河南 -> 河南省 (not 河南县).
+    bonus = 2 - _DEPTH[_level_of(code)] if tier == _SHORT else 0
+    return tier * 10 + bonus
+
+
+def _find_hits(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping name matches covering as much of ``text`` as possible (DP over spans)."""
+    table, lengths = _variants()
+    n = len(text)
+    spans: list[list[tuple[int, str]]] = [[] for _ in range(n)]
+    for i, ch in enumerate(text):
+        for length in lengths.get(ch, ()):
+            key = text[i : i + length]
+            if len(key) != length or key not in table:
+                continue
+            if table[key][0][1] == _SHORT:
+                after = text[i + length : i + length + 1]
+                if after in _STREET_AFTER or text[i + length : i + length + 2] in _STREET_AFTER2:
+                    continue
+            spans[i].append((i + length, key))
+    # best[i] = (chars covered, tier sum, -hits) over text[i:]
+    best: list[tuple[int, int, int]] = [(0, 0, 0)] * (n + 1)
+    choice: list[tuple[int, str] | None] = [None] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        best[i], choice[i] = best[i + 1], None
+        for end, key in spans[i]:
+            c, t, h = best[end]
+            cand = (c + end - i, t + table[key][0][1], h - 1)
+            if cand >= best[i]:  # on ties prefer the earlier match (陕西|北部, not 陕|西北)
+                best[i], choice[i] = cand, (end, key)
+    hits, i = [], 0
+    while i < n:
+        if choice[i] is None:
+            i += 1
+        else:
+            end, key = choice[i]
+            hits.append((i, end, key))
+            i = end
+    return hits
+
+
+def _resolve(text: str, hits: list[tuple[int, int, str]]) -> tuple[str, ...]:
+    """Codes of the most specific divisions consistent with the most hits."""
+    table, _ = _variants()
+    entries = [table[key] for _, _, key in hits]
+
+    def weak(idx: int) -> bool:
+        # Bare 2-char county names (城关, 新华, 红旗) are common words in addresses.
+        key = hits[idx][2]
+        return len(key) == 2 and all(t == _SHORT and _level_of(c) == "county" for c, t in entries[idx])
+
+    strong = [i for i in range(len(hits)) if not weak(i)]
+    kept: list[tuple[tuple[str, int], ...]] = [entries[i] for i in strong]
+    for i in range(len(hits)):
+        if i in strong:
+            continue
+        supported = tuple(
+            (c, t) for c, t in entries[i]
+            if any(_is_ancestor_or_self(a, c) and a != c for j in strong for a, _ in entries[j])
+        )
+        if supported:
+            kept.append(supported)
+        elif not strong and len(hits) == 1 and len(text) - len(hits[i][2]) <= 4:
+            kept.append(entries[i])  # the name alone (商水, 老家商水的)
+    if not kept:
+        return ()
+    scores: dict[str, tuple[int, int]] = {}
+    for anchor in {c for e in kept for c, _ in e}:
+        count = total = 0
+        for e in kept:
+            # A hit naming the anchor itself counts with that reading only (吉林 is the
+            # province or the city, not both at once).
+            own = [_quality(c, t) for c, t in e if c == anchor]
+            q = own[0] if own else max(
+                (_quality(c, t) for c, t in e if _is_ancestor_or_self(c, anchor)), default=None)
+            if q is not None:
+                count, total = count + 1, total + q
+        scores[anchor] = (count, total)
+    top = max(scores.values())
+    chosen = [c for c, s in scores.items() if s == top]
+    chosen = [c for c in chosen if not any(o != c and _is_ancestor_or_self(c, o) for o in chosen)]
+    return tuple(sorted(chosen))
+
+
+def parse_place(raw: str | None) -> Place | None:
+    """Parse a place text; None when empty, unknown or nothing is recognised.
+
+    Raises ValueError only for a value that is not text (a list, a date ...); integers are
+    read as codes and NaN as empty. Results are cached per string.
+    """
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str):
+        raise ValueError("place is not text")
+    return _parse_place(raw)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _parse_place(raw: str) -> Place | None:
+    text = _clean(raw)
+    if not text or text in _UNKNOWN:
+        return None
+    dmap = _division_map()
+    if _DIGITS.fullmatch(text):
+        code = text[:6] if len(text) == 6 or text.endswith("000000") else ""
+        if code in dmap:
+            d = dmap[code]
+            return Place(raw, d.level, (d,))
+        return None
+    codes = _resolve(text, _find_hits(text))
+    if not codes:
+        return None
+    cands = tuple(dmap[c] for c in codes)
+    level = max((d.level for d in cands), key=_DEPTH.__getitem__)
+    return Place(raw, level, cands)
