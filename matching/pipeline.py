@@ -27,6 +27,29 @@ class MatchResult:
     scored_pairs: pd.DataFrame | None = None
 
 
+def _pair_keys(station_ids, report_ids) -> pd.Index:
+    return pd.Index(pd.Series(station_ids, dtype=str).str.cat(pd.Series(report_ids, dtype=str), sep="\x1f"))
+
+
+def _frequencies_from(prepared: Prepared, name_frequency: pd.Series) -> np.ndarray:
+    """Term frequencies by vocabulary code from a name -> share table."""
+    out = np.zeros(len(prepared.vocab), dtype=float)
+    for name, share in name_frequency.items():
+        code = prepared.vocab.code(str(name))
+        if code is not None:
+            out[code] = float(share)
+    return out
+
+
+def name_frequencies(reports: pd.DataFrame) -> pd.Series:
+    """Share of reports holding each name or alias: the table an incremental run passes back in."""
+    names = reports["name_clean"].astype("string").fillna("")
+    aliases = reports.get("alias_clean", pd.Series("", index=reports.index)).astype("string").fillna("")
+    per_report = (names + "|" + aliases).str.split("|").map(lambda v: set(x for x in v if x))
+    counts = per_report.explode().dropna().value_counts()
+    return counts / max(len(reports), 1)
+
+
 def random_pair_levels(ctx, settings: Settings, prepared: Prepared) -> np.ndarray:
     rng = np.random.default_rng(settings.em.seed)
     n = settings.em.u_random_pairs
@@ -52,8 +75,15 @@ def match(
     top_k: int | None = None,
     progress: Progress | None = None,
     keep_scored_pairs: bool = False,
+    exclude_pairs: pd.DataFrame | None = None,
+    name_frequency: pd.Series | None = None,
 ) -> MatchResult:
-    """Rank candidate reports for every station record; train the model if none is given."""
+    """Rank candidate reports for every station record; train the model if none is given.
+
+    ``exclude_pairs`` (station_record_id, report_id) are never offered (a reviewer ruled them
+    out). ``name_frequency`` (name -> share of all reports) replaces the term frequencies taken
+    from ``reports`` when those are only a slice of everything held (an incremental night).
+    """
     say = progress or (lambda _message: None)
     settings = model.settings if model is not None else (settings or default_settings())
     top_k = top_k or settings.top_k
@@ -68,12 +98,20 @@ def match(
 
     say(f"preparing {len(stations):,} station records and {len(reports):,} reports")
     prepared = prepare(stations, reports)
+    if name_frequency is not None:
+        prepared.name_frequency = _frequencies_from(prepared, name_frequency)
     ctx = compare_mod.context(prepared)
     lap("prepare")
     blocked = blocking.index(prepared, settings)
     say(f"blocking: {blocked.n_pairs:,} candidate pairs from {len(settings.blocking)} passes")
     lap("index")
     i, j = blocked.station_rows, blocked.report_rows
+    if exclude_pairs is not None and len(exclude_pairs):
+        keep = ~_pair_keys(prepared.stations.ids[i], prepared.reports.ids[j]).isin(
+            _pair_keys(exclude_pairs["station_record_id"], exclude_pairs["report_id"])
+        )
+        i, j = i[keep], j[keep]
+        say(f"excluded {int((~keep).sum()):,} pairs ruled out by reviewers")
     levels = compare_mod.compare(
         ctx, settings, i, j,
         progress=lambda done, total: say(f"comparing: {done:,}/{total:,} pairs"),
