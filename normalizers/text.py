@@ -1,0 +1,90 @@
+"""Basic text cleaning shared by the name (and other) normalizers.
+
+All functions are pure and cached: the same short strings repeat across hundreds of
+thousands of rows, so a per-string cache is cheaper than vectorizing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache, lru_cache
+
+__all__ = ["clean_text", "to_simplified", "han_only", "is_han"]
+
+_WS_RE = re.compile(r"\s+")
+
+# CJK unified ideographs: URO, Ext A, Ext B-F, Ext G/H. Compatibility ideographs are
+# folded to unified ones by NFKC before we get here.
+_HAN_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0x20000, 0x2EBEF),
+    (0x30000, 0x323AF),
+)
+_NON_HAN_RE = re.compile(
+    "[^\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef\U00030000-\U000323af]+"
+)
+
+# Characters that are standard in simplified Chinese too but OpenCC's t2s turns into
+# something else when they stand alone (乾 qián -> 干 gān would corrupt names like 李乾).
+_KEEP_AS_IS = frozenset("乾")
+
+
+@lru_cache(maxsize=1 << 16)
+def clean_text(s: str | None) -> str:
+    """NFKC-normalize, strip and collapse every whitespace run to one ASCII space.
+
+    NFKC turns full-width letters, digits, punctuation and the ideographic space
+    (U+3000) into their ordinary forms. ``None`` gives ''.
+    """
+    if s is None:
+        return ""
+    s = unicodedata.normalize("NFKC", str(s))
+    return _WS_RE.sub(" ", s).strip()
+
+
+@cache
+def _t2s():
+    # Imported lazily: building the converter loads dictionaries (nothing on import).
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1 << 16)
+def to_simplified(s: str | None) -> str:
+    """Traditional -> simplified Chinese (OpenCC t2s); other characters pass through."""
+    if not s:
+        return ""
+    conv = _t2s().convert
+    if not any(ch in _KEEP_AS_IS for ch in s):
+        return conv(s)
+    # Convert around the protected characters so they survive unchanged.
+    out: list[str] = []
+    buf: list[str] = []
+    for ch in s:
+        if ch in _KEEP_AS_IS:
+            if buf:
+                out.append(conv("".join(buf)))
+                buf = []
+            out.append(ch)
+        else:
+            buf.append(ch)
+    if buf:
+        out.append(conv("".join(buf)))
+    return "".join(out)
+
+
+def is_han(ch: str) -> bool:
+    """True if the single character is a CJK ideograph."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _HAN_RANGES)
+
+
+@lru_cache(maxsize=1 << 16)
+def han_only(s: str | None) -> str:
+    """Keep only CJK ideographs (drops letters, digits, punctuation, spaces, emoji)."""
+    if not s:
+        return ""
+    return _NON_HAN_RE.sub("", s)

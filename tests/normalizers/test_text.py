@@ -1,0 +1,83 @@
+"""Tests for xunqin.normalizers.text."""
+
+import pytest
+
+from xunqin.normalizers.text import clean_text, han_only, is_han, to_simplified
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("   ", ""),
+        ("\t\n", ""),
+        ("王秀英", "王秀英"),
+        ("  王秀英  ", "王秀英"),
+        ("王\u3000秀英", "王 秀英"),  # ideographic space -> ASCII space
+        ("王 \t  秀英", "王 秀英"),
+        ("ＷＡＮＧ　１２３", "WANG 123"),  # full-width letters and digits
+        ("王某（自称）", "王某(自称)"),  # full-width brackets
+        ("？？", "??"),
+        ("李\u00a0四", "李 四"),  # no-break space
+        ("a\r\nb", "a b"),
+        ("①", "1"),
+        ("王" * 200, "王" * 200),
+    ],
+)
+def test_clean_text(raw, expected):
+    assert clean_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ""),
+        (None, ""),
+        ("劉德華", "刘德华"),
+        ("張學友", "张学友"),
+        ("歐陽鋒", "欧阳锋"),
+        ("萬俟卨", "万俟卨"),
+        ("尉遲恭", "尉迟恭"),
+        ("鍾麗緹", "钟丽缇"),
+        ("王秀英", "王秀英"),  # already simplified: unchanged
+        ("李乾", "李乾"),  # 乾 qián is standard in simplified too; OpenCC alone gives 干
+        ("乾隆", "乾隆"),
+        ("陳乾坤", "陈乾坤"),
+        ("abc 123", "abc 123"),
+        ("葉", "叶"),
+        ("瀋陽", "沈阳"),
+    ],
+)
+def test_to_simplified(raw, expected):
+    assert to_simplified(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("王秀英", "王秀英"),
+        ("王1", "王"),
+        ("王某(自称)", "王某自称"),
+        ("长救23-015", "长救"),
+        ("Wang 王 😀", "王"),
+        ("买买提·艾力", "买买提艾力"),
+        ("？？", ""),
+        ("〇", ""),  # ideographic zero is not an ideograph of a name
+        ("𠮷野家", "𠮷野家"),  # Ext B character kept
+        ("㐀", "㐀"),  # Ext A
+        ("王　秀英", "王秀英"),
+    ],
+)
+def test_han_only(raw, expected):
+    assert han_only(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("ch", "expected"),
+    [("王", True), ("𠮷", True), ("a", False), ("1", False), ("，", False), ("😀", False)],
+)
+def test_is_han(ch, expected):
+    assert is_han(ch) is expected
