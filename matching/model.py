@@ -18,6 +18,7 @@ from .settings import Settings
 
 U_PSEUDO_COUNT = 1.0  # keeps a level never seen among random pairs from getting u = 0
 M_FLOOR = 1e-6
+M_MIN_TRAINED = 1e-3  # no field is never wrong: staff mistype, families misremember
 
 
 @dataclass
@@ -115,45 +116,70 @@ def _log_tables(settings: Settings, probs: dict[str, list[float]]) -> list[np.nd
     return tables
 
 
-def expectation(settings, levels, m, u, share) -> np.ndarray:
+def log_likelihood_ratios(settings, levels, m, u) -> np.ndarray:
     log_m, log_u = _log_tables(settings, m), _log_tables(settings, u)
-    log_odds = np.full(len(levels), np.log(share) - np.log1p(-share))
+    llr = np.zeros(len(levels))
     for c in range(levels.shape[1]):
-        log_odds += log_m[c][levels[:, c]] - log_u[c][levels[:, c]]
-    return 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+        llr += log_m[c][levels[:, c]] - log_u[c][levels[:, c]]
+    return llr
 
 
-def train(settings: Settings, blocked_levels: np.ndarray, random_levels: np.ndarray) -> Model:
-    """EM for m and the match share with u fixed from random pairs (as Splink does)."""
+def expectation(llr: np.ndarray, starts: np.ndarray, sizes: np.ndarray, share: float) -> np.ndarray:
+    """Posterior that each pair is the station person's match.
+
+    A station person is at most one person: with probability ``share`` one of their n blocked
+    candidates is the match (each a priori 1/n), otherwise none is. This assignment constraint
+    keeps EM from settling on "same surname" or "same province" as its match class.
+    """
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    terms = np.log(share) - np.log(sizes)[owner] + llr
+    top = np.maximum(np.maximum.reduceat(terms, starts), np.log1p(-share))
+    total = np.exp(np.log1p(-share) - top) + np.add.reduceat(np.exp(terms - top[owner]), starts)
+    return np.exp(terms - top[owner] - np.log(total)[owner])
+
+
+def train(
+    settings: Settings, blocked_levels: np.ndarray, station_rows: np.ndarray, random_levels: np.ndarray
+) -> Model:
+    """EM for m and the share of station persons with a match, u fixed from random pairs.
+
+    ``station_rows`` (one per blocked pair) groups the pairs by station person.
+    """
     u = estimate_u(settings, random_levels)
     m = {}
     for comparison in settings.comparisons:
         start = np.array([1.0] + [lv.m if lv.m is not None else 1.0 for lv in comparison.levels[1:]])
         start[1:] /= start[1:].sum()
         m[comparison.name] = list(start)
+    order = np.argsort(station_rows, kind="stable")
+    levels = blocked_levels[order]
+    _, starts, sizes = np.unique(station_rows[order], return_index=True, return_counts=True)
     share = settings.em.start_match_share
     iterations, change = 0, float("inf")
-    em = settings.em
-    for iterations in range(1, em.max_iterations + 1):
-        posterior = expectation(settings, blocked_levels, m, u, share)
-        new_share = float(np.clip(posterior.mean(), 1e-9, 0.5))
+    posterior = np.zeros(len(levels))
+    for iterations in range(1, settings.em.max_iterations + 1):
+        llr = log_likelihood_ratios(settings, levels, m, u)
+        posterior = expectation(llr, starts, sizes, share)
+        new_share = float(np.clip(posterior.sum() / max(len(sizes), 1), 1e-6, 1 - 1e-6))
         new_m = {}
         for c, comparison in enumerate(settings.comparisons):
-            shares = level_shares(blocked_levels[:, c], len(comparison.levels), posterior)
-            new_m[comparison.name] = list(np.maximum(shares, M_FLOOR))
+            shares = level_shares(levels[:, c], len(comparison.levels), posterior)
+            new_m[comparison.name] = list(np.maximum(shares, M_MIN_TRAINED))
         change = max(
             abs(new_share - share),
-            max(
-                float(np.max(np.abs(np.subtract(new_m[k], m[k])))) for k in new_m
-            ),
+            max(float(np.max(np.abs(np.subtract(new_m[k], m[k])))) for k in new_m),
         )
         m, share = new_m, new_share
-        if change < em.tolerance:
+        if change < settings.em.tolerance:
             break
+    # the prior for scores is the same for every pair, so scores compare across station records
+    pair_share = float(np.clip(posterior.sum() / max(len(levels), 1), 1e-9, 0.5))
     info = {
         "em_iterations": iterations,
         "em_last_change": change,
-        "em_pairs": int(len(blocked_levels)),
+        "em_pairs": int(len(levels)),
+        "em_station_records": int(len(sizes)),
+        "station_records_with_a_match": round(share, 4),
         "u_random_pairs": int(len(random_levels)),
     }
-    return Model(settings, m, u, share, info)
+    return Model(settings, m, u, pair_share, info)

@@ -58,12 +58,17 @@ def random_pair_levels(ctx, settings: Settings, prepared: Prepared) -> np.ndarra
     return compare_mod.compare(ctx, settings, i, j)
 
 
-def train(ctx, settings: Settings, prepared: Prepared, blocked: blocking.Blocked, levels: np.ndarray):
+def train(ctx, settings: Settings, prepared: Prepared, i: np.ndarray, levels: np.ndarray):
+    """EM on the pairs of a random sample of station records (all pairs of each kept together)."""
     rng = np.random.default_rng(settings.em.seed + 1)
-    sample = levels
+    keep = np.ones(len(i), dtype=bool)
     if len(levels) > settings.em.max_pairs:
-        sample = levels[rng.choice(len(levels), settings.em.max_pairs, replace=False)]
-    return model_mod.train(settings, sample, random_pair_levels(ctx, settings, prepared))
+        stations = np.unique(i)
+        share = settings.em.max_pairs / len(levels)
+        chosen = rng.choice(stations, max(1, int(len(stations) * share)), replace=False)
+        keep = np.isin(i, chosen)
+    random_levels = random_pair_levels(ctx, settings, prepared)
+    return model_mod.train(settings, levels[keep], i[keep], random_levels)
 
 
 def match(
@@ -119,7 +124,7 @@ def match(
     lap("compare")
     if model is None:
         say("training: u from random pairs, m by EM on blocked pairs")
-        model = train(ctx, settings, prepared, blocked, levels)
+        model = train(ctx, settings, prepared, i, levels)
         lap("train")
     scored = rank_mod.score(model, prepared, levels, i)
     lap("score")

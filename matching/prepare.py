@@ -164,7 +164,8 @@ def station_birth_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Plausible birth years (fractional) of a station person from the estimated age."""
     found_year = 1970 + found_day / DAYS_PER_YEAR
-    tolerance = slack + 0.05 * np.nan_to_num(age_high)
+    # estimates of old people err more (and the homeless look older than they are)
+    tolerance = slack + 0.1 * np.nan_to_num(age_high)
     return found_year - age_high - tolerance, found_year - age_low + tolerance
 
 
