@@ -1,7 +1,97 @@
-"""The ``xunqin`` command."""
+"""The ``xunqin`` command: ``ingest`` exchange files, ``match`` stations against reports.
+
+The console never shows personal data: only counts, file names and column names. The values
+behind rejected cells are in rejects.csv, which the station needs to fix its records.
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from pathlib import Path
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (sub-commands ``ingest`` and ``match``)."""
+    parser = argparse.ArgumentParser(prog="xunqin", description="寻亲: match rescue-station records against missing-person reports")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ing = sub.add_parser("ingest", help="read, check and normalize exchange files")
+    ing.add_argument("--stations", type=Path, help="station records (CSV or XLSX)")
+    ing.add_argument("--reports", type=Path, help="missing-person reports (CSV or XLSX)")
+    ing.add_argument("--out", type=Path, required=True, help="output directory")
+    ing.set_defaults(handler=_ingest)
+
+    match = sub.add_parser("match", help="rank candidate reports for each station record")
+    match.add_argument("--stations", type=Path, required=True, help="station records (CSV or XLSX)")
+    match.add_argument("--reports", type=Path, required=True, help="missing-person reports (CSV or XLSX)")
+    match.add_argument("--out", type=Path, required=True, help="candidates CSV to write")
+    match.add_argument("--top-k", type=_positive_int, default=10, help="candidates per station record (default 10)")
+    match.set_defaults(handler=_match)
+    return parser
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from xunqin.ingest import ingest_files, write_result
+
+    result = ingest_files(args.stations, args.reports)
+    for c in result.counts.values():
+        print(
+            f"{c.file} ({c.kind}): rows in {c.rows_in} / out {c.rows_out} / refused {c.rows_refused}, "
+            f"values rejected {c.values_rejected}, warnings {c.warnings}"
+        )
+        if c.ignored_columns:
+            print(f"  ignored columns: {', '.join(c.ignored_columns)}")
+        for note in c.notes:
+            print(f"  note: {note}")
+    written = write_result(result, args.out)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+def _match(args: argparse.Namespace) -> int:
+    try:
+        from xunqin.flows import match_command  # written separately; imported only when used
+    except ModuleNotFoundError as exc:
+        if exc.name != "xunqin.flows.match_command":
+            raise
+        print("xunqin: match: -: matching is not installed in this build", file=sys.stderr)
+        return 1
+    return int(match_command.run(args) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("xunqin: nothing yet", file=sys.stderr)
-    return 0
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command == "ingest" and args.stations is None and args.reports is None:
+        print("xunqin: ingest: give --stations FILE, --reports FILE, or both", file=sys.stderr)
+        return 2
+    from xunqin.ingest import FileRefused
+
+    try:
+        return args.handler(args)
+    except FileRefused as exc:
+        print(f"xunqin: {exc.file}: {exc.column or '-'}: {exc.why}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. output directory not writable; the path is ours, not personal data
+        where = exc.filename if exc.filename is not None else "-"
+        print(f"xunqin: {where}: -: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,1 +1,130 @@
-"""ingest"""
+"""Ingest of exchange files: read, validate, normalize, and list what was rejected.
+
+``ingest_files`` returns the normalized tables, one rejects table (file, row, column, value,
+reason, severity) and counts per file; ``write_result`` writes them for the next step. A file
+that cannot be ingested at all raises :class:`FileRefused`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .read import FileRefused, RawTable, read_table
+from .schema import Kind
+from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations
+
+__all__ = ["FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table", "write_result"]
+
+# Spreadsheet programs run cells that start with these as formulas (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What happened to one file; rows_in == rows_out + rows_refused."""
+
+    file: str
+    kind: str
+    rows_in: int
+    rows_out: int
+    rows_refused: int
+    values_rejected: int
+    warnings: int
+    blank_rows: int
+    ignored_columns: tuple[str, ...]
+    encoding: str | None
+    sheet: str | None
+    header_row: int
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class IngestResult:
+    """Normalized stations / reports (None when not given), rejects and counts per file."""
+
+    stations: pd.DataFrame | None
+    reports: pd.DataFrame | None
+    rejects: pd.DataFrame
+    counts: dict[str, FileCounts]
+
+
+def ingest_one(path: str | Path, kind: Kind) -> tuple[pd.DataFrame, pd.DataFrame, FileCounts]:
+    """Read and normalize one file: (table, rejects, counts)."""
+    raw = read_table(path, kind)
+    df, rejects = (normalize_stations if kind == "stations" else normalize_reports)(raw)
+    sev = rejects["severity"]
+    counts = FileCounts(
+        file=raw.file,
+        kind=kind,
+        rows_in=len(raw.data),
+        rows_out=len(df),
+        rows_refused=int((sev == "refused").sum()),
+        values_rejected=int((sev == "error").sum()),
+        warnings=int((sev == "warning").sum()),
+        blank_rows=raw.blank_rows,
+        ignored_columns=raw.ignored_columns,
+        encoding=raw.encoding,
+        sheet=raw.sheet,
+        header_row=raw.header_row,
+        notes=raw.notes,
+    )
+    if counts.rows_in != counts.rows_out + counts.rows_refused:  # an invariant, not user input
+        raise AssertionError("row accounting broken")
+    return df, rejects, counts
+
+
+def ingest_files(stations: str | Path | None, reports: str | Path | None) -> IngestResult:
+    """Ingest a stations file and/or a reports file (at least one)."""
+    if stations is None and reports is None:
+        raise ValueError("give a stations file, a reports file, or both")
+    tables: dict[str, pd.DataFrame | None] = {"stations": None, "reports": None}
+    rejects: list[pd.DataFrame] = []
+    counts: dict[str, FileCounts] = {}
+    for kind, path in (("stations", stations), ("reports", reports)):
+        if path is None:
+            continue
+        df, rj, c = ingest_one(path, kind)  # type: ignore[arg-type]
+        tables[kind] = df
+        rejects.append(rj)
+        # Same file name given twice (odd but possible): key counts by kind too.
+        counts[c.file if c.file not in counts else f"{c.file} ({kind})"] = c
+    frames = [r for r in rejects if len(r)]
+    all_rejects = pd.concat(frames, ignore_index=True) if frames else empty_rejects()
+    return IngestResult(tables["stations"], tables["reports"], all_rejects[list(REJECT_COLUMNS)], counts)
+
+
+def _excel_safe(value: object) -> object:
+    """Prefix values a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for kind, df in (("stations", result.stations), ("reports", result.reports)):
+        if df is not None:
+            written[kind] = out / f"{kind}.parquet"
+            df.to_parquet(written[kind], index=False)
+    rejects = result.rejects.copy()
+    rejects["value"] = rejects["value"].map(_excel_safe)
+    written["rejects"] = out / "rejects.csv"
+    rejects.to_csv(written["rejects"], index=False, encoding="utf-8-sig")
+    summary = {
+        "files": [asdict(c) for c in result.counts.values()],
+        "rejects": {
+            "refused": int((result.rejects["severity"] == "refused").sum()),
+            "error": int((result.rejects["severity"] == "error").sum()),
+            "warning": int((result.rejects["severity"] == "warning").sum()),
+        },
+    }
+    written["summary"] = out / "summary.json"
+    written["summary"].write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    return written

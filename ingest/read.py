@@ -1,0 +1,356 @@
+"""Reading an exchange file (CSV or XLSX) into a table of strings with source row numbers.
+
+Nothing is guessed about types: every cell comes back as text exactly as the sender typed it
+(XLSX numbers and dates are turned into the text a user sees). Problems with single cells
+(formulas without a value, Excel error values, giant fields, NUL characters) are collected as
+:class:`CellProblem` rows; problems with the whole file raise :class:`FileRefused`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import sys
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .schema import Column, Kind, columns, header_map, normalize_header
+
+MAX_FIELD = 2000  # characters kept of any one cell
+HEADER_SCAN_ROWS = 20  # a header row is looked for among the first rows (titles may sit above it)
+EXCEL_ERRORS = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"})
+# Excel serial day numbers taken as dates: 1905-10-01 .. 2100-12-31. Smaller numbers in a date
+# column are years typed as numbers (1965), larger ones yyyymm / yyyymmdd.
+SERIAL_MIN, SERIAL_MAX = 2101, 73415
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+NUL_SHARE_REFUSED = 0.01  # more NULs than this: UTF-16 or binary, not a text CSV
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls / encrypted .xlsx
+
+
+class FileRefused(Exception):
+    """A file that cannot be ingested at all; ``column`` is None when no column is to blame."""
+
+    def __init__(self, file: str, column: str | None, why: str) -> None:
+        super().__init__(f"{file}: {column or '-'}: {why}")
+        self.file = file
+        self.column = column
+        self.why = why
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """One cell the reader could not take as is (row as a spreadsheet user sees it)."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+    severity: str = "error"  # 'error': the cell is dropped (None); 'warning': it was cleaned and kept
+
+
+@dataclass(frozen=True, eq=False)
+class RawTable:
+    """An exchange file as text: one column per known field, None where the reader rejected a cell."""
+
+    file: str  # file name as reported in rejects
+    kind: Kind
+    data: pd.DataFrame  # columns = English names of the kind (absent optional ones are all ''); object dtype
+    source_row: pd.Series  # int row numbers, header row = its own spreadsheet row (1 for a plain file)
+    ignored_columns: tuple[str, ...]
+    problems: tuple[CellProblem, ...]
+    blank_rows: int = 0  # rows after the header with nothing in any known column
+    encoding: str | None = None  # for CSV
+    sheet: str | None = None  # for XLSX
+    header_row: int = 1
+    notes: tuple[str, ...] = field(default=())  # file-level remarks (e.g. "XLSX content in a .csv file")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def read_table(path: str | Path, kind: Kind) -> RawTable:
+    """Read a CSV or XLSX exchange file of ``kind`` ('stations' or 'reports')."""
+    path = Path(path)
+    name = path.name
+    cols = columns(kind)  # raises ValueError for an unknown kind
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except FileNotFoundError:
+        raise FileRefused(str(path), None, "file not found") from None
+    except IsADirectoryError:
+        raise FileRefused(str(path), None, "is a directory, not a file") from None
+    except OSError as exc:
+        raise FileRefused(str(path), None, f"cannot read file ({exc.strerror or type(exc).__name__})") from None
+    if not head:
+        raise FileRefused(str(path), None, "empty file")
+    suffix = path.suffix.lower()
+    notes: list[str] = []
+    # Decide by content, not by name: stations rename files freely.
+    if head.startswith(_OLE_MAGIC):
+        raise FileRefused(str(path), None, "legacy .xls or encrypted workbook: save as .xlsx or CSV (UTF-8)")
+    if head.startswith(_ZIP_MAGIC):
+        if suffix not in (".xlsx", ".xlsm"):
+            notes.append(f"file named {suffix or '(no extension)'} holds XLSX content; read as XLSX")
+        rows_by_sheet = _xlsx_sheets(path, cols)
+        return _build(path, name, kind, cols, rows_by_sheet, encoding=None, notes=notes)
+    if suffix in (".xlsx", ".xlsm"):
+        notes.append("file named .xlsx holds text; read as CSV")
+    text, encoding = _decode(path)
+    rows = _csv_rows(path, text)
+    return _build(path, name, kind, cols, [(None, rows)], encoding=encoding, notes=notes)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    """Bytes -> text: UTF-8 (with or without BOM), else GB18030, else refused."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRefused(str(path), None, "UTF-16 encoding is not accepted: save as CSV UTF-8 or GB18030")
+    if data.count(b"\x00") > max(1, len(data) * NUL_SHARE_REFUSED):
+        raise FileRefused(str(path), None, "file holds NUL bytes (UTF-16 or binary?): save as CSV UTF-8 or GB18030")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if not text.strip().strip("\ufeff"):
+            raise FileRefused(str(path), None, "empty file")
+        return text, encoding
+    raise FileRefused(str(path), None, "unknown text encoding (neither UTF-8 nor GB18030)")
+
+
+def _csv_rows(path: Path, text: str) -> list[list[str]]:
+    """Text -> rows of cells; the delimiter is sniffed among comma, tab and semicolon."""
+    sample = "\n".join(text.splitlines()[:HEADER_SCAN_ROWS])
+    delimiter = max((",", "\t", ";"), key=lambda d: (sample.count(d), d == ","))
+    # csv's field limit is process-wide; raise it so a giant field is clipped by us, not fatal.
+    if csv.field_size_limit() < len(text) + 1:
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1, max(len(text) + 1, 131072)))
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise FileRefused(str(path), None, f"malformed CSV ({exc})") from None
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def _xlsx_sheets(path: Path, cols: Sequence[Column]) -> list[tuple[str, list[list[object]]]]:
+    """Every worksheet as rows of cell values; formula cells without a cached value marked."""
+    import openpyxl
+
+    # Bytes, not the path: openpyxl refuses a path whose name does not end in .xlsx.
+    data = path.read_bytes()
+    try:
+        values_wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        formulas_wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # BadZipFile, KeyError, InvalidFileException ...: openpyxl raises many types
+        raise FileRefused(str(path), None, f"not a readable XLSX workbook ({type(exc).__name__})") from None
+    sheets: list[tuple[str, list[list[object]]]] = []
+    try:
+        for values_ws, formulas_ws in zip(values_wb.worksheets, formulas_wb.worksheets):
+            if not hasattr(values_ws, "iter_rows"):
+                continue  # chart sheets
+            rows: list[list[object]] = []
+            pairs = zip(
+                values_ws.iter_rows(min_row=1, values_only=True),
+                formulas_ws.iter_rows(min_row=1, values_only=True),
+            )
+            for values, formulas in pairs:
+                row: list[object] = list(values)
+                for i, v in enumerate(row):
+                    if v is None and i < len(formulas):
+                        f = formulas[i]
+                        if f is not None and (not isinstance(f, str) or f.startswith("=")):
+                            # Never evaluate: the formula text is reported as the bad value.
+                            row[i] = _Formula(str(getattr(f, "text", f)))
+                rows.append(row)
+            sheets.append((values_ws.title, rows))
+    except Exception as exc:
+        raise FileRefused(str(path), None, f"not a readable XLSX workbook ({type(exc).__name__})") from None
+    finally:
+        values_wb.close()
+        formulas_wb.close()
+    if not sheets:
+        raise FileRefused(str(path), None, "workbook has no worksheet")
+    return sheets
+
+
+class _Formula(str):
+    """Formula text of a cell that has no cached value."""
+
+
+def _cell_text(value: object, col: Column | None) -> tuple[str, str | None]:
+    """An XLSX/CSV cell -> (text, problem reason or None)."""
+    if value is None:
+        return "", None
+    if isinstance(value, _Formula):
+        return str(value), "formula without a cached value (not evaluated): type the value"
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, bool):
+        return ("TRUE" if value else "FALSE"), None
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat(), None
+        return value.isoformat(sep=" "), None
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat(), None
+    if isinstance(value, dt.timedelta):
+        return str(value), None
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value), "not a finite number"
+        if col is not None and col.name == "id_number" and isinstance(value, float) and abs(value) >= 1e15:
+            return repr(value), "ID number stored as an Excel number: digits were lost; format the column as text"
+        if col is not None and col.date and SERIAL_MIN <= value <= SERIAL_MAX:
+            day = EXCEL_EPOCH + dt.timedelta(days=math.floor(value))
+            return day.date().isoformat(), None
+        if isinstance(value, float):
+            return (str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)), None
+        return str(value), None
+    return str(value), None
+
+
+# --------------------------------------------------------------------------- header and table
+
+
+def _find_header(rows: Sequence[Sequence[object]], mapping: dict[str, str]) -> tuple[int, int]:
+    """(index of the header row, number of known headers in it); index -1 when none."""
+    best, best_hits = -1, 0
+    for idx, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        hits = len({mapping[h] for h in (normalize_header(c) for c in row if isinstance(c, str)) if h in mapping})
+        if hits > best_hits:
+            best, best_hits = idx, hits
+    return (best, best_hits) if best_hits >= 2 else (-1, best_hits)
+
+
+def _build(
+    path: Path,
+    name: str,
+    kind: Kind,
+    cols: Sequence[Column],
+    sheets: list[tuple[str | None, list[list[object]]]],
+    encoding: str | None,
+    notes: list[str],
+) -> RawTable:
+    mapping = header_map(kind)
+    required = [c for c in cols if c.required]
+    # Pick the first sheet whose header row carries every required column, else the best one.
+    candidates = []
+    for sheet, rows in sheets:
+        idx, hits = _find_header(rows, mapping)
+        if idx >= 0:
+            found = {mapping.get(normalize_header(c)) for c in rows[idx] if isinstance(c, str)}
+            complete = all(c.name in found for c in required)
+            candidates.append((not complete, -hits, sheet, rows, idx))
+    if not any(row for _, rows in sheets for row in rows if any(_nonblank(c) for c in row)):
+        raise FileRefused(str(path), None, "empty file")
+    if not candidates:
+        raise FileRefused(str(path), None, f"no header row: none of the first {HEADER_SCAN_ROWS} rows names the {kind} columns")
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    _, _, sheet, rows, header_idx = candidates[0]
+    if sheet is not None and len(sheets) > 1:
+        notes.append(f"read sheet {sheet!r}")
+
+    header = rows[header_idx]
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for pos, cell in enumerate(header):
+        text = "" if cell is None else str(cell)
+        key = mapping.get(normalize_header(text))
+        if key is None:
+            if text.strip():
+                ignored.append(unicodedata.normalize("NFKC", text).strip()[:80])
+            continue
+        if key in positions:
+            raise FileRefused(str(path), key, f"duplicate header: two columns map to {key} ({_header_of(header, positions[key])} / {text.strip()})")
+        positions[key] = pos
+    for col in required:
+        if col.name not in positions:
+            raise FileRefused(str(path), col.name, f"required column missing ({col.chinese} / {col.name})")
+
+    by_name = {c.name: c for c in cols}
+    out: dict[str, list[object]] = {c.name: [] for c in cols}
+    source_rows: list[int] = []
+    problems: list[CellProblem] = []
+    blank = 0
+    for idx in range(header_idx + 1, len(rows)):
+        row = rows[idx]
+        rownum = idx + 1  # spreadsheet row numbers are 1-based
+        cells: dict[str, object] = {}
+        any_value = False
+        for key, pos in positions.items():
+            raw = row[pos] if pos < len(row) else None
+            if raw.__class__ is str:  # the common case (every CSV cell): no conversion
+                text, reason = raw, None
+            else:
+                text, reason = _cell_text(raw, by_name[key])
+            if reason is not None:
+                problems.append(CellProblem(rownum, key, _clip(text), reason))
+                cells[key] = None
+                any_value = True
+                continue
+            if "\x00" in text:
+                text = text.replace("\x00", "")
+                problems.append(CellProblem(rownum, key, _clip(text), "NUL characters removed", "warning"))
+            if text in EXCEL_ERRORS:
+                problems.append(CellProblem(rownum, key, text, "Excel error value"))
+                cells[key] = None
+                any_value = True
+                continue
+            if len(text) > MAX_FIELD:
+                clipped = _clip(text)
+                if by_name[key].free_text:
+                    problems.append(CellProblem(rownum, key, clipped, f"longer than {MAX_FIELD} characters: clipped", "warning"))
+                    text = clipped
+                else:
+                    problems.append(CellProblem(rownum, key, clipped, f"longer than {MAX_FIELD} characters"))
+                    cells[key] = None
+                    any_value = True
+                    continue
+            cells[key] = text
+            any_value = any_value or bool(text.strip())
+        if not any_value:
+            blank += 1  # trailing empty rows, or template rows holding only a 序号
+            continue
+        source_rows.append(rownum)
+        for key in out:
+            out[key].append(cells.get(key, ""))
+    data = pd.DataFrame(out, dtype=object) if source_rows else pd.DataFrame({k: pd.Series([], dtype=object) for k in out})
+    return RawTable(
+        file=name,
+        kind=kind,
+        data=data,
+        source_row=pd.Series(source_rows, dtype="int64"),
+        ignored_columns=tuple(dict.fromkeys(ignored)),
+        problems=tuple(problems),
+        blank_rows=blank,
+        encoding=encoding,
+        sheet=sheet,
+        header_row=header_idx + 1,
+        notes=tuple(notes),
+    )
+
+
+def _header_of(header: Sequence[object], pos: int) -> str:
+    return str(header[pos]).strip()
+
+
+def _nonblank(cell: object) -> bool:
+    return cell is not None and (not isinstance(cell, str) or bool(cell.strip()))
+
+
+def _clip(text: str) -> str:
+    return text[:MAX_FIELD]
+

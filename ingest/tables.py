@@ -1,0 +1,519 @@
+"""Raw exchange tables -> normalized, Parquet-friendly DataFrames plus a rejects table.
+
+Every normalizer runs once per distinct value of a column (values repeat a lot: station names,
+genders, dates, places), and its ValueError becomes a rejects row while the record keeps its
+other fields. Rows that cannot be keyed (empty or duplicate id) are refused as a whole.
+Multi-valued results are '|'-joined strings; dates are datetime64[ns]; numbers are float64.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .read import MAX_FIELD, RawTable
+from .schema import Kind, key_column
+
+REJECT_COLUMNS = ("file", "row", "column", "value", "reason", "severity")
+NO_NAME_KINDS = frozenset({"placeholder", "empty"})
+AGE_SLACK_YEARS = 10  # staff age estimates are rough: flag only gross disagreement with an ID
+AGE_AT_MISSING_SLACK = 2  # years between stated age at missing and birth/missing dates
+DAYS_PER_YEAR = 365.2425
+
+NAME_COLUMNS = (
+    "name_raw", "name_clean", "name_kind", "surname", "given", "name_core", "name_pinyin",
+    "name_folded", "surname_pinyin", "given_pinyin", "given_folded", "core_pinyin",
+)
+ID_COLUMNS = ("id_number", "id_region", "id_birth", "id_gender", "id_fragments")
+HOMETOWN_COLUMNS = ("hometown", "hometown_level", "hometown_codes", "hometown_prefectures", "hometown_provinces")
+FEATURE_COLUMNS = ("features", "marks", "conditions")
+
+STATION_OUTPUT = (
+    "source_file", "source_row", "record_id", "station", *NAME_COLUMNS, "gender", "age_low",
+    "age_high", "found_date", "found_date_precision", "found_place", "found_codes",
+    "found_province", "found_lat", "found_lon", *HOMETOWN_COLUMNS, "dialect", "dialect_provinces",
+    "height_cm", *FEATURE_COLUMNS, *ID_COLUMNS, "notes",
+)
+REPORT_OUTPUT = (
+    "source_file", "source_row", "report_id", "source", *NAME_COLUMNS, "aliases_raw", "alias_clean",
+    "alias_cores", "alias_pinyin", "alias_folded", "gender", "birth_date", "birth_precision",
+    "age_at_missing", *ID_COLUMNS, "missing_date", "missing_date_precision", "missing_place",
+    "missing_codes", "missing_province", "missing_lat", "missing_lon", *HOMETOWN_COLUMNS,
+    "height_cm", *FEATURE_COLUMNS, "contact_phone",
+)
+FLOAT_COLUMNS = frozenset({
+    "age_low", "age_high", "found_lat", "found_lon", "missing_lat", "missing_lon", "height_cm", "age_at_missing",
+})
+DATE_COLUMNS = frozenset({"found_date", "missing_date", "birth_date", "id_birth"})
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Rejects:
+    """Accumulates rejects rows column-wise (cheap for many rows)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.cols: dict[str, list[Any]] = {c: [] for c in REJECT_COLUMNS}
+
+    def add(self, rows: Iterable[int], column: str | None, values: Iterable[Any], reasons: Iterable[str], severity: str) -> None:
+        rows = list(rows)
+        self.cols["file"].extend([self.file] * len(rows))
+        self.cols["row"].extend(int(r) for r in rows)
+        self.cols["column"].extend([column] * len(rows))
+        self.cols["value"].extend("" if v is None else str(v)[:MAX_FIELD] for v in values)
+        self.cols["reason"].extend(reasons)
+        self.cols["severity"].extend([severity] * len(rows))
+
+    def frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.cols, columns=list(REJECT_COLUMNS))
+        return df.astype({"row": "int64"})
+
+
+def empty_rejects() -> pd.DataFrame:
+    """A rejects table with no rows and the right columns."""
+    return _Rejects("").frame()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValueError):
+        text = str(exc).strip() or "unreadable value"
+        return text[:200]
+    # A normalizer bug must not abort the whole file; the type name carries no personal data.
+    return f"could not be read ({type(exc).__name__})"
+
+
+class _Mapped:
+    """A normalizer applied to each distinct value of a text column."""
+
+    def __init__(self, text: pd.Series, func: Callable[[str], Any]) -> None:
+        self.text = text
+        codes, uniques = pd.factorize(text.fillna("").astype(object), sort=False)
+        self.codes = codes
+        results: list[Any] = []
+        reasons: list[str | None] = []
+        for u in uniques:
+            try:
+                results.append(func(u))
+                reasons.append(None)
+            except Exception as exc:  # noqa: BLE001 - see _reason
+                results.append(None)
+                reasons.append(_reason(exc))
+        self.results = results
+        self.reasons = reasons
+
+    def get(self, getter: Callable[[Any], Any]) -> np.ndarray:
+        """Per-row object array of ``getter(result)`` (None where the result is None)."""
+        per_unique = np.empty(len(self.results), dtype=object)
+        for i, r in enumerate(self.results):
+            per_unique[i] = None if r is None else getter(r)
+        return per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object)
+
+    def reject_into(self, rejects: _Rejects, source_row: np.ndarray, column: str, keep: np.ndarray) -> None:
+        """One rejects row per kept row whose value the normalizer refused."""
+        bad = np.array([r is not None for r in self.reasons], dtype=bool)
+        if not bad.any():
+            return
+        idx = np.nonzero(bad[self.codes] & keep)[0]
+        reasons = np.asarray(self.reasons, dtype=object)
+        values = self.text.to_numpy(dtype=object)
+        rejects.add(source_row[idx], column, values[idx], reasons[self.codes[idx]], "error")
+
+
+def _join(value: Any) -> str | None:
+    """'|'-join a multi-value (sets sorted for stable output); None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value)
+    items = [str(v) for v in dict.fromkeys(value) if v is not None and str(v) != ""]
+    return "|".join(items) or None
+
+
+@lru_cache(maxsize=1 << 16)
+def _clean_text(value: str) -> str | None:
+    """NFKC, trimmed; None when blank."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    return text or None
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """A raw text column -> NFKC-trimmed object array (None for blank or rejected cells)."""
+    codes, uniques = pd.factorize(series.fillna("").astype(object), sort=False)
+    mapped = np.array([_clean_text(str(u)) for u in uniques] + [None], dtype=object)
+    return mapped[codes]
+
+
+def _raw(series: pd.Series) -> np.ndarray:
+    """Raw text kept as typed, None for blank or rejected cells."""
+    values = series.to_numpy(dtype=object).copy()
+    blank = np.array([v is None or not str(v).strip() for v in values], dtype=bool)
+    values[blank] = None
+    return values
+
+
+def _dates(values: np.ndarray) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")).astype("datetime64[ns]")
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _key(raw: RawTable, rejects: _Rejects, problems_by_cell: dict[tuple[int, str], tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(normalized key per row, refused mask); refused rows get one rejects row each."""
+    name = key_column(raw.kind)
+    source_row = raw.source_row.to_numpy()
+    keys = _text(raw.data[name])
+    refused = np.zeros(len(keys), dtype=bool)
+    reasons: list[str] = []
+    rows: list[int] = []
+    values: list[Any] = []
+    first_row: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        r = int(source_row[i])
+        if k is None:
+            problem = problems_by_cell.get((r, name))
+            refused[i] = True
+            rows.append(r)
+            values.append(problem[1] if problem else raw.data[name].iat[i])
+            reasons.append(f"{name} unreadable ({problem[0]}): row refused" if problem else f"empty {name}: row refused")
+        elif k in first_row:
+            refused[i] = True
+            rows.append(r)
+            values.append(k)
+            reasons.append(f"duplicate {name} (first at row {first_row[k]}): row refused")
+        else:
+            first_row[k] = r
+    rejects.add(rows, name, values, reasons, "refused")
+    return keys, refused
+
+
+# --------------------------------------------------------------------------- field groups
+
+
+def _name_columns(series: pd.Series) -> tuple[dict[str, np.ndarray], _Mapped]:
+    from xunqin.normalizers.names import parse_name
+
+    m = _Mapped(series, parse_name)
+    out = {
+        "name_raw": _raw(series),
+        "name_clean": m.get(lambda p: p.clean or None),
+        "name_kind": m.get(lambda p: p.kind),
+        "surname": m.get(lambda p: p.surname or None),
+        "given": m.get(lambda p: p.given or None),
+        "name_core": m.get(lambda p: p.core or None),
+        "name_pinyin": m.get(lambda p: _join(p.pinyin)),
+        "name_folded": m.get(lambda p: _join(p.folded)),
+        "surname_pinyin": m.get(lambda p: _join(p.surname_pinyin)),
+        "given_pinyin": m.get(lambda p: _join(p.given_pinyin)),
+        "given_folded": m.get(lambda p: _join(p.given_folded)),
+        "core_pinyin": m.get(lambda p: _join(p.core_pinyin)),
+    }
+    # A name cell the reader rejected (formula, giant) is simply no name.
+    out["name_kind"] = np.where(pd.isna(out["name_kind"]), "empty", out["name_kind"]).astype(object)
+    return out, m
+
+
+def _parse_aliases(raw: str) -> tuple[Any, ...]:
+    from xunqin.normalizers.names import parse_name, split_aliases
+
+    parsed = tuple(parse_name(a) for a in split_aliases(raw))
+    return tuple(p for p in parsed if p.kind not in NO_NAME_KINDS)
+
+
+def _alias_columns(series: pd.Series) -> tuple[dict[str, np.ndarray], _Mapped]:
+    m = _Mapped(series, _parse_aliases)
+
+    def flat(attr: str) -> Callable[[tuple[Any, ...]], str | None]:
+        def get(parsed: tuple[Any, ...]) -> str | None:
+            items: list[str] = []
+            for p in parsed:
+                v = getattr(p, attr)
+                items.extend([v] if isinstance(v, str) else list(v or ()))
+            return _join(items)
+
+        return get
+
+    return {
+        "aliases_raw": _raw(series),
+        "alias_clean": m.get(flat("clean")),
+        "alias_cores": m.get(flat("core")),
+        "alias_pinyin": m.get(flat("pinyin")),
+        "alias_folded": m.get(flat("folded")),
+    }, m
+
+
+def _date_columns(series: pd.Series, name: str, precision: str) -> tuple[dict[str, Any], _Mapped]:
+    from xunqin.normalizers.dates import parse_date
+
+    m = _Mapped(series, parse_date)
+    return {name: _dates(m.get(lambda d: d.midpoint())), precision: m.get(lambda d: d.precision)}, m
+
+
+def _place_columns(series: pd.Series, prefix: str, province_col: str) -> tuple[dict[str, Any], _Mapped]:
+    from xunqin.normalizers.places import parse_place
+
+    m = _Mapped(series, parse_place)
+    return {
+        f"{prefix}_place": _raw(series),
+        f"{prefix}_codes": m.get(lambda p: _join(d.code for d in p.candidates)),
+        province_col: m.get(lambda p: _join(d.province for d in p.candidates)),
+        f"{prefix}_lat": _floats(m.get(lambda p: p.candidates[0].lat if p.candidates else None)),
+        f"{prefix}_lon": _floats(m.get(lambda p: p.candidates[0].lon if p.candidates else None)),
+    }, m
+
+
+def _hometown_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
+    from xunqin.normalizers.places import parse_place
+
+    m = _Mapped(series, parse_place)
+    return {
+        "hometown": _raw(series),
+        "hometown_level": m.get(lambda p: p.level),
+        # Only the candidates at the most specific level reached: a county hit outranks its province.
+        "hometown_codes": m.get(lambda p: _join(d.code for d in p.candidates if d.level == p.level)),
+        "hometown_prefectures": m.get(lambda p: _join(d.prefecture for d in p.candidates)),
+        "hometown_provinces": m.get(lambda p: _join(d.province for d in p.candidates)),
+    }, m
+
+
+def _feature_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
+    from xunqin.normalizers.features import parse_features
+
+    m = _Mapped(series, parse_features)
+    return {
+        "features": _raw(series),
+        "marks": m.get(lambda f: _join(f.marks)),
+        "conditions": m.get(lambda f: _join(f.conditions)),
+    }, m
+
+
+def _id_columns(series: pd.Series, fragments_from: pd.Series | None) -> tuple[dict[str, Any], _Mapped]:
+    from xunqin.normalizers.id_numbers import id_fragments, parse_id
+
+    m = _Mapped(series, parse_id)
+    out: dict[str, Any] = {
+        "id_number": m.get(lambda i: i.number),
+        "id_region": m.get(lambda i: i.region),
+        "id_birth": _dates(m.get(lambda i: i.birth)),
+        "id_gender": m.get(lambda i: i.gender),
+    }
+    if fragments_from is None:
+        out["id_fragments"] = np.full(len(series), None, dtype=object)
+    else:
+        f = _Mapped(fragments_from, id_fragments)
+        out["id_fragments"] = f.get(lambda frags: _join(f"{x.kind}:{x.digits}" for x in frags))
+    return out, m
+
+
+# --------------------------------------------------------------------------- cross-field checks
+
+
+def _warn(rejects: _Rejects, mask: np.ndarray, source_row: np.ndarray, column: str, values: np.ndarray, reason: str) -> None:
+    idx = np.nonzero(mask)[0]
+    if len(idx):
+        rejects.add(source_row[idx], column, values[idx], [reason] * len(idx), "warning")
+
+
+def _check_id_gender(df: pd.DataFrame, rejects: _Rejects, source_row: np.ndarray) -> None:
+    g = df["gender"].to_numpy(dtype=object)
+    ig = df["id_gender"].to_numpy(dtype=object)
+    mask = pd.notna(g) & pd.notna(ig) & (g != ig)
+    shown = np.array([f"{a} (ID: {b})" for a, b in zip(g, ig)], dtype=object) if mask.any() else g
+    _warn(rejects, mask, source_row, "gender", shown, "gender differs from the ID number's gender (both kept)")
+
+
+def _check_required(df: pd.DataFrame, raw: RawTable, rejects: _Rejects, source_row: np.ndarray, column: str, out_col: str) -> None:
+    values = raw.data[column].to_numpy(dtype=object)
+    blank = np.array([v is not None and not str(v).strip() for v in values], dtype=bool)
+    _warn(rejects, blank & df[out_col].isna().to_numpy(), source_row, column, values, f"required value empty ({column})")
+
+
+# --------------------------------------------------------------------------- the two kinds
+
+
+def _finish(raw: RawTable, cols: dict[str, Any], order: tuple[str, ...], keep: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame({c: cols[c] for c in order})
+    df = df.loc[keep].reset_index(drop=True)
+    for c in order:
+        if c in FLOAT_COLUMNS:
+            df[c] = df[c].astype("float64")
+        elif c in DATE_COLUMNS:
+            df[c] = df[c].astype("datetime64[ns]")
+        elif c == "source_row":
+            df[c] = df[c].astype("int64")
+        else:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+def _start(raw: RawTable) -> tuple[_Rejects, dict[tuple[int, str], tuple[str, str]], np.ndarray, np.ndarray, np.ndarray]:
+    rejects = _Rejects(raw.file)
+    problems = {(p.row, p.column): (p.reason, p.value) for p in raw.problems if p.severity == "error"}
+    keys, refused = _key(raw, rejects, problems)
+    source_row = raw.source_row.to_numpy(dtype="int64")
+    refused_rows = set(source_row[refused].tolist())
+    for p in raw.problems:
+        if p.row not in refused_rows:
+            rejects.add([p.row], p.column, [p.value], [p.reason], p.severity)
+    return rejects, problems, keys, refused, source_row
+
+
+def _collect(rejects: _Rejects, source_row: np.ndarray, keep: np.ndarray, mapped: dict[str, _Mapped]) -> None:
+    # Only rows that are kept report value problems: a refused row has its one refusal line.
+    for column, m in mapped.items():
+        m.reject_into(rejects, source_row, column, keep)
+
+
+def normalize_stations(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Station records -> (normalized DataFrame, rejects DataFrame)."""
+    from xunqin.normalizers.ages import parse_age
+    from xunqin.normalizers.dialects import dialect_provinces
+    from xunqin.normalizers.gender import parse_gender
+    from xunqin.normalizers.heights import parse_height
+
+    if raw.kind != "stations":
+        raise ValueError("normalize_stations needs a stations table")
+    rejects, _, keys, refused, source_row = _start(raw)
+    d = raw.data
+    cols: dict[str, Any] = {"source_file": np.full(len(d), raw.file, dtype=object), "source_row": source_row, "record_id": keys}
+    cols["station"] = _text(d["station"])
+    mapped: dict[str, _Mapped] = {}
+    part, mapped["name"] = _name_columns(d["name"])
+    cols.update(part)
+    mapped["gender"] = _Mapped(d["gender"], parse_gender)
+    cols["gender"] = mapped["gender"].get(lambda g: g)
+    mapped["estimated_age"] = _Mapped(d["estimated_age"], parse_age)
+    cols["age_low"] = _floats(mapped["estimated_age"].get(lambda a: a.low))
+    cols["age_high"] = _floats(mapped["estimated_age"].get(lambda a: a.high))
+    part, mapped["found_date"] = _date_columns(d["found_date"], "found_date", "found_date_precision")
+    cols.update(part)
+    part, mapped["found_place"] = _place_columns(d["found_place"], "found", "found_province")
+    cols.update(part)
+    part, mapped["hometown"] = _hometown_columns(d["hometown"])
+    cols.update(part)
+    mapped["dialect"] = _Mapped(d["dialect"], dialect_provinces)
+    cols["dialect"] = _raw(d["dialect"])
+    cols["dialect_provinces"] = mapped["dialect"].get(_join)
+    mapped["height_cm"] = _Mapped(d["height_cm"], parse_height)
+    cols["height_cm"] = _floats(mapped["height_cm"].get(lambda h: h))
+    part, mapped["features"] = _feature_columns(d["features"])
+    cols.update(part)
+    part, mapped["id_number"] = _id_columns(d["id_number"], d["notes"])
+    cols.update(part)
+    cols["notes"] = _raw(d["notes"])
+    keep = ~refused
+    _collect(rejects, source_row, keep, mapped)
+
+    df = _finish(raw, cols, STATION_OUTPUT, keep)
+    kept_rows = source_row[keep]
+    _check_required(df, _kept(raw, keep), rejects, kept_rows, "found_date", "found_date")
+    _check_id_gender(df, rejects, kept_rows)
+    # ID birth date against the staff's age estimate at the found date.
+    age = (df["found_date"] - df["id_birth"]).dt.days.to_numpy(dtype=float) / DAYS_PER_YEAR
+    low, high = df["age_low"].to_numpy(), df["age_high"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        far = (age < low - AGE_SLACK_YEARS) | (age > high + AGE_SLACK_YEARS)
+    shown = _kept(raw, keep).data["estimated_age"].to_numpy(dtype=object)
+    _warn(rejects, far, kept_rows, "estimated_age", shown, "estimated age far from the age given by the ID number (both kept)")
+    return df, _sorted(rejects.frame())
+
+
+def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Missing-person reports -> (normalized DataFrame, rejects DataFrame)."""
+    from xunqin.normalizers.ages import parse_age_exact
+    from xunqin.normalizers.gender import parse_gender
+    from xunqin.normalizers.heights import parse_height
+
+    if raw.kind != "reports":
+        raise ValueError("normalize_reports needs a reports table")
+    rejects, _, keys, refused, source_row = _start(raw)
+    d = raw.data
+    cols: dict[str, Any] = {"source_file": np.full(len(d), raw.file, dtype=object), "source_row": source_row, "report_id": keys}
+    cols["source"] = _text(d["source"])
+    mapped: dict[str, _Mapped] = {}
+    part, mapped["name"] = _name_columns(d["name"])
+    cols.update(part)
+    part, mapped["aliases"] = _alias_columns(d["aliases"])
+    cols.update(part)
+    mapped["gender"] = _Mapped(d["gender"], parse_gender)
+    cols["gender"] = mapped["gender"].get(lambda g: g)
+    part, mapped["birth_date"] = _date_columns(d["birth_date"], "birth_date", "birth_precision")
+    cols.update(part)
+    birth = mapped["birth_date"]
+    mapped["age_at_missing"] = _Mapped(d["age_at_missing"], parse_age_exact)
+    cols["age_at_missing"] = _floats(mapped["age_at_missing"].get(lambda a: a))
+    part, mapped["id_number"] = _id_columns(d["id_number"], None)
+    cols.update(part)
+    part, mapped["missing_date"] = _date_columns(d["missing_date"], "missing_date", "missing_date_precision")
+    cols.update(part)
+    part, mapped["missing_place"] = _place_columns(d["missing_place"], "missing", "missing_province")
+    cols.update(part)
+    part, mapped["hometown"] = _hometown_columns(d["hometown"])
+    cols.update(part)
+    mapped["height_cm"] = _Mapped(d["height_cm"], parse_height)
+    cols["height_cm"] = _floats(mapped["height_cm"].get(lambda h: h))
+    part, mapped["features"] = _feature_columns(d["features"])
+    cols.update(part)
+    cols["contact_phone"] = _text(d["contact_phone"])
+    keep = ~refused
+    _collect(rejects, source_row, keep, mapped)
+
+    df = _finish(raw, cols, REPORT_OUTPUT, keep)
+    kept = _kept(raw, keep)
+    kept_rows = source_row[keep]
+    _check_required(df, kept, rejects, kept_rows, "missing_date", "missing_date")
+    name_empty = (df["name_kind"] == "empty").to_numpy() & np.array(
+        [v is not None and not str(v).strip() for v in kept.data["name"].to_numpy(dtype=object)], dtype=bool
+    )
+    _warn(rejects, name_empty, kept_rows, "name", kept.data["name"].to_numpy(dtype=object), "required value empty (name)")
+    _check_id_gender(df, rejects, kept_rows)
+    # ID birth date against birth_date, compared only as precisely as birth_date is known.
+    year = _floats(birth.get(lambda b: b.year))[keep]
+    month = _floats(birth.get(lambda b: b.month))[keep]
+    day = _floats(birth.get(lambda b: b.day))[keep]
+    idb = df["id_birth"]
+    iy, im, iday = (idb.dt.year.to_numpy(dtype=float), idb.dt.month.to_numpy(dtype=float), idb.dt.day.to_numpy(dtype=float))
+    with np.errstate(invalid="ignore"):
+        differ = (~np.isnan(year) & ~np.isnan(iy)) & (
+            (year != iy) | (~np.isnan(month) & (month != im)) | (~np.isnan(day) & (day != iday))
+        )
+    shown = kept.data["birth_date"].to_numpy(dtype=object)
+    _warn(rejects, differ, kept_rows, "birth_date", shown, "birth date differs from the ID number's birth date (both kept)")
+    # Stated age at missing against birth and missing dates.
+    born = df["birth_date"].where(df["birth_date"].notna(), df["id_birth"])
+    years = (df["missing_date"] - born).dt.days.to_numpy(dtype=float) / DAYS_PER_YEAR
+    stated = df["age_at_missing"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        off = np.abs(years - stated) > AGE_AT_MISSING_SLACK
+        before = years < -1  # missing a year or more before birth (year-precision dates overlap)
+    shown = kept.data["age_at_missing"].to_numpy(dtype=object)
+    _warn(rejects, off & ~before, kept_rows, "age_at_missing", shown, "age at missing disagrees with birth and missing dates (both kept)")
+    shown = kept.data["missing_date"].to_numpy(dtype=object)
+    _warn(rejects, before, kept_rows, "missing_date", shown, "missing date before the birth date (both kept)")
+    return df, _sorted(rejects.frame())
+
+
+def _kept(raw: RawTable, keep: np.ndarray) -> RawTable:
+    return RawTable(
+        file=raw.file, kind=raw.kind, data=raw.data.loc[keep].reset_index(drop=True),
+        source_row=raw.source_row.loc[keep].reset_index(drop=True), ignored_columns=raw.ignored_columns,
+        problems=(), blank_rows=raw.blank_rows,
+    )
+
+
+def _sorted(rejects: pd.DataFrame) -> pd.DataFrame:
+    return rejects.sort_values(["row"], kind="stable").reset_index(drop=True)
