@@ -238,22 +238,32 @@ def _alias_columns(series: pd.Series) -> tuple[dict[str, np.ndarray], _Mapped]:
     m = _Mapped(series, _parse_aliases)
 
     def flat(attr: str) -> Callable[[tuple[Any, ...]], str | None]:
-        def get(parsed: tuple[Any, ...]) -> str | None:
-            items: list[str] = []
-            for p in parsed:
-                v = getattr(p, attr)
-                items.extend([v] if isinstance(v, str) else list(v or ()))
-            return _join(items)
-
-        return get
+        return lambda parsed: _join(flat_list(parsed, attr))
 
     return {
         "aliases_raw": _raw(series),
         "alias_clean": m.get(flat("clean")),
         "alias_cores": m.get(flat("core")),
-        "alias_pinyin": m.get(flat("pinyin")),
-        "alias_folded": m.get(flat("folded")),
+        # a nickname alias (阿荣) has no full-name pinyin; its core's keys stand in
+        "alias_pinyin": m.get(lambda parsed: _join([*flat_list(parsed, "pinyin"), *flat_list(parsed, "core_pinyin")])),
+        "alias_folded": m.get(
+            lambda parsed: _join([*flat_list(parsed, "folded"), *map(fold_key, flat_list(parsed, "core_pinyin"))])
+        ),
     }, m
+
+
+def flat_list(parsed: tuple[Any, ...], attr: str) -> list[str]:
+    items: list[str] = []
+    for p in parsed:
+        v = getattr(p, attr)
+        items.extend([v] if isinstance(v, str) else list(v or ()))
+    return items
+
+
+def fold_key(key: str) -> str:
+    from xunqin.normalizers.phonetic import fold_key as fold
+
+    return fold(key)
 
 
 def _date_columns(series: pd.Series, name: str, precision: str) -> tuple[dict[str, Any], _Mapped]:

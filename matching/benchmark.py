@@ -76,10 +76,7 @@ def _ranking_figures(candidates: pd.DataFrame, truth: pd.DataFrame) -> dict:
 
     overall = ranking_metrics(candidates, truth, k=10)
     groups = metrics_by_group(candidates, truth, group_col="name_category", k=10)
-    by_group = {
-        str(row["group"] if "group" in row else name): float(row["recall_at_10"])
-        for name, row in groups.reset_index().set_index(groups.reset_index().columns[0]).iterrows()
-    }
+    by_group = {str(g): float(r) for g, r in zip(groups["name_category"], groups["recall_at_10"])}
     return {
         "queries": overall.n_queries,
         "recall_at_1": overall.recall_at_1,

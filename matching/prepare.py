@@ -250,6 +250,7 @@ def prepare_stations(df: pd.DataFrame, vocab: Vocabulary, slack: float = 2.0) ->
     side.values["birth_low"], side.values["birth_high"] = low, high
     side.multi["birth_bucket"] = _bucket_multi(low, high, vocab, side.n)
     side.multi["gender_key"] = _gender_key(side.values["gender"], vocab)
+    side.multi["age_unknown"] = _flag(np.isnan(low) | np.isnan(high), vocab)
     return side
 
 
@@ -280,7 +281,15 @@ def prepare_reports(df: pd.DataFrame, vocab: Vocabulary) -> Side:
         birth_year - uncertainty, birth_year + uncertainty, vocab, side.n
     )
     side.multi["gender_key"] = _gender_key(side.values["gender"], vocab)
+    side.multi["age_unknown"] = _flag(np.ones(side.n, dtype=bool), vocab)
     return side
+
+
+def _flag(rows: np.ndarray, vocab: Vocabulary) -> MultiValue:
+    """A one-value key held by the flagged rows only (limits a pass to them)."""
+    (code,) = vocab.encode(np.array(["flag"], dtype=object))
+    held = np.flatnonzero(rows)
+    return from_pairs(held, np.full(len(held), code, dtype=np.int64), len(rows))
 
 
 def _gender_key(gender: np.ndarray, vocab: Vocabulary) -> MultiValue:

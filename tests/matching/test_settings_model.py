@@ -34,7 +34,11 @@ def test_settings_refuse_malformed_comparisons(mutate, message):
 
 
 def _synthetic_levels(settings: Settings, n_match: int, n_non: int, seed: int = 1):
-    """Levels drawn from known m (matches) and u (non-matches) per comparison."""
+    """Levels drawn from known m (matches) and u (non-matches) per comparison.
+
+    Station persons: the first ``n_match`` pairs are each one person's match; the non-matches
+    are spread over those persons and as many again who have no match at all.
+    """
     rng = np.random.default_rng(seed)
     truth_m, truth_u, columns_m, columns_u = {}, {}, [], []
     for comparison in settings.comparisons:
@@ -46,14 +50,17 @@ def _synthetic_levels(settings: Settings, n_match: int, n_non: int, seed: int = 
         columns_m.append(rng.choice(np.arange(1, k), n_match, p=m))
         columns_u.append(rng.choice(np.arange(1, k), n_non, p=u))
     blocked = np.vstack([np.stack(columns_m, 1), np.stack(columns_u, 1)]).astype(np.int8)
-    return blocked, truth_m, truth_u
+    persons = np.concatenate([np.arange(n_match), rng.integers(0, max(2 * n_match, 1), n_non)])
+    return blocked, persons, truth_m, truth_u
 
 
 def test_em_recovers_m_and_the_match_share():
     settings = default_settings()
-    blocked, truth_m, truth_u = _synthetic_levels(settings, 2_000, 18_000)
-    random_levels, _, _ = _synthetic_levels(settings, 0, 50_000, seed=2)
-    model = train(settings, blocked, random_levels)
+    blocked, persons, truth_m, truth_u = _synthetic_levels(settings, 2_000, 18_000)
+    random_levels, _, _, _ = _synthetic_levels(settings, 0, 50_000, seed=2)
+    model = train(settings, blocked, persons, random_levels)
+    # half the station persons who have candidates have their match among them
+    assert model.info["station_records_with_a_match"] == pytest.approx(2_000 / len(np.unique(persons)), abs=0.05)
     assert model.match_share == pytest.approx(0.1, abs=0.02)
     for name, m in truth_m.items():
         np.testing.assert_allclose(model.m[name][1:], m, atol=0.05)
@@ -64,8 +71,8 @@ def test_em_recovers_m_and_the_match_share():
 
 def test_model_round_trips_as_json(tmp_path):
     settings = default_settings()
-    blocked, _, _ = _synthetic_levels(settings, 500, 4_500)
-    model = train(settings, blocked, _synthetic_levels(settings, 0, 5_000, seed=3)[0])
+    blocked, persons, _, _ = _synthetic_levels(settings, 500, 4_500)
+    model = train(settings, blocked, persons, _synthetic_levels(settings, 0, 5_000, seed=3)[0])
     path = tmp_path / "model.json"
     model.save(path)
     text = path.read_text(encoding="utf-8")
