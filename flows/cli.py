@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--reports", type=Path, required=True, help="missing-person reports (CSV or XLSX)")
     match.add_argument("--out", type=Path, required=True, help="candidates CSV to write")
     match.add_argument("--top-k", type=_positive_int, default=10, help="candidates per station record (default 10)")
+    match.add_argument("--model", type=Path, help="model JSON: used if it exists, else trained and saved there")
+    match.add_argument("--settings", type=Path, help="matcher settings (YAML or JSON) instead of the defaults")
     match.set_defaults(handler=_match)
     return parser
 
@@ -46,10 +48,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
     result = ingest_files(args.stations, args.reports)
     for c in result.counts.values():
-        print(
-            f"{c.file} ({c.kind}): rows in {c.rows_in} / out {c.rows_out} / refused {c.rows_refused}, "
-            f"values rejected {c.values_rejected}, warnings {c.warnings}"
-        )
+        print(c.summary())
         if c.ignored_columns:
             print(f"  ignored columns: {', '.join(c.ignored_columns)}")
         for note in c.notes:
@@ -60,13 +59,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _match(args: argparse.Namespace) -> int:
-    try:
-        from xunqin.flows import match_command  # written separately; imported only when used
-    except ModuleNotFoundError as exc:
-        if exc.name != "xunqin.flows.match_command":
-            raise
-        print("xunqin: match: -: matching is not installed in this build", file=sys.stderr)
-        return 1
+    from xunqin.flows import match_command  # imported when used: it loads the matcher
+
     return int(match_command.run(args) or 0)
 
 

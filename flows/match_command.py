@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from xunqin.ingest import FileRefused, ingest_files
+from xunqin.ingest import ingest_files
 from xunqin.matching.model import Model
 from xunqin.matching.pipeline import match
 from xunqin.matching.settings import Settings
@@ -24,22 +24,18 @@ def _say(message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    try:
-        result = ingest_files(stations=Path(args.stations), reports=Path(args.reports))
-    except FileRefused as refused:
-        print(f"xunqin: {refused}", file=sys.stderr)
-        return 2
-    for name, counts in result.counts.items():
-        _say(f"{name}: {counts.summary()}")
+    result = ingest_files(stations=Path(args.stations), reports=Path(args.reports))  # FileRefused: cli
+    for counts in result.counts.values():
+        _say(counts.summary())
     rejects_path = out.with_name(out.stem + ".rejects.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     if len(result.rejects):
         result.rejects.to_csv(rejects_path, index=False, encoding="utf-8-sig")
         _say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
 
-    model_path = Path(args.model) if getattr(args, "model", None) else None
+    model_path = Path(args.model) if args.model else None
     model = Model.load(model_path) if model_path and model_path.exists() else None
-    settings = Settings.load(args.settings) if getattr(args, "settings", None) else None
+    settings = Settings.load(args.settings) if args.settings else None
     outcome = match(
         result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=_say
     )

@@ -41,6 +41,13 @@ class FileCounts:
     header_row: int
     notes: tuple[str, ...]
 
+    def summary(self) -> str:
+        """One console line: counts only, never values."""
+        return (
+            f"{self.file} ({self.kind}): rows in {self.rows_in} / out {self.rows_out} / "
+            f"refused {self.rows_refused}, values rejected {self.values_rejected}, warnings {self.warnings}"
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class IngestResult:

@@ -49,8 +49,8 @@ class Model:
         for comparison in self.settings.comparisons:
             comparisons[comparison.name] = {
                 label: {
-                    "m": round(self.m[comparison.name][k], 8),
-                    "u": round(self.u[comparison.name][k], 10),
+                    "m": float(self.m[comparison.name][k]),
+                    "u": float(self.u[comparison.name][k]),
                     "weight": None if k == 0 else round(float(w), 3),
                 }
                 for k, (label, w) in enumerate(

@@ -40,7 +40,10 @@ def score(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray) -
 
 
 def duplicate_groups(prepared: Prepared) -> np.ndarray:
-    """Reports of the same person: same ID number, or same name, birth year, gender and hometown."""
+    """Reports of the same person: same ID number, or same name, birth year and hometown county.
+
+    Gender is left out on purpose: one relative fills it in, another leaves it blank.
+    """
     rp = prepared.reports
     n = rp.n
     id_number = rp.values["id_number"]
@@ -50,13 +53,12 @@ def duplicate_groups(prepared: Prepared) -> np.ndarray:
             "id": id_number,
             "name": rp.values["name_clean"],
             "birth": birth,
-            "gender": rp.values["gender"],
             "home": rp.multi["home_codes"].first(),
         }
     )
     by_id = np.where(id_number >= 0, frame.groupby("id").ngroup().to_numpy(), -1)
     usable = ((frame["name"] >= 0) & (frame["birth"] >= 0) & (frame["home"] >= 0)).to_numpy()
-    by_fields = frame.groupby(["name", "birth", "gender", "home"]).ngroup().to_numpy()
+    by_fields = frame.groupby(["name", "birth", "home"]).ngroup().to_numpy()
     by_fields = np.where(usable, by_fields, -1)
     # reports joined through either grouping are one person: connected components over
     # report -> group-node edges
