@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from recordlinkage.base import BaseIndexAlgorithm
 
+from .arrays import unique_ints
 from .prepare import Prepared, Side
 from .settings import BlockingPass, Settings
 
@@ -63,7 +64,7 @@ def pass_pair_codes(stations: Side, reports: Side, spec: BlockingPass) -> tuple[
     s_rows, s_key, r_rows, r_key = _exploded_keys(stations, reports, spec)
     n_keys = int(max(s_key.max(initial=-1), r_key.max(initial=-1))) + 1
     # a report holding a key twice (two readings folding alike) must count once
-    r_unique = np.unique(r_key * np.int64(reports.n) + r_rows)
+    r_unique = unique_ints(r_key * np.int64(reports.n) + r_rows)
     r_key, r_rows = r_unique // reports.n, r_unique % reports.n
     per_key = np.bincount(r_key, minlength=n_keys)
     over = per_key > spec.max_reports_per_key
@@ -77,7 +78,7 @@ def pass_pair_codes(stations: Side, reports: Side, spec: BlockingPass) -> tuple[
     owner = np.repeat(np.arange(len(s_key), dtype=np.int64), counts)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     report_rows = r_rows[np.repeat(starts[s_key], counts) + offsets]
-    codes = np.unique(s_rows[owner] * np.int64(reports.n) + report_rows)
+    codes = unique_ints(s_rows[owner] * np.int64(reports.n) + report_rows)
     stats = PassStats(spec.name, len(codes), int(over.sum()), skipped_station_rows)
     return codes, stats
 
@@ -113,6 +114,6 @@ def index(prepared: Prepared, settings: Settings) -> Blocked:
         codes, pass_stats = KeyPassIndex(spec, prepared).pair_codes()
         pass_codes[spec.name] = codes
         stats.append(pass_stats)
-    union = np.unique(np.concatenate(list(pass_codes.values()))) if pass_codes else np.zeros(0, np.int64)
+    union = unique_ints(np.concatenate(list(pass_codes.values()))) if pass_codes else np.zeros(0, np.int64)
     n_reports = np.int64(prepared.reports.n)
     return Blocked(union // n_reports, union % n_reports, tuple(stats), pass_codes)

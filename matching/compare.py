@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -10,7 +11,7 @@ from .levels import PREDICATES, Context
 from .prepare import Prepared
 from .settings import Comparison, Settings
 
-CHUNK_PAIRS = 2_000_000  # bounds the temporaries of one predicate call
+CHUNK_PAIRS = 1_000_000  # bounds the temporaries of one predicate call
 
 
 def context(prepared: Prepared) -> Context:
@@ -36,13 +37,31 @@ def compare(
     i: np.ndarray,
     j: np.ndarray,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 2,
 ) -> np.ndarray:
-    """Levels of all pairs: an int8 matrix, one column per comparison in settings order."""
+    """Levels of all pairs: an int8 matrix, one column per comparison in settings order.
+
+    Chunks run on ``workers`` threads: the numpy work inside releases the GIL.
+    """
     out = np.empty((len(i), len(settings.comparisons)), dtype=np.int8)
-    for start in range(0, len(i), CHUNK_PAIRS):
+
+    def run(start: int) -> int:
         stop = min(start + CHUNK_PAIRS, len(i))
         for c, comparison in enumerate(settings.comparisons):
             out[start:stop, c] = comparison_levels(ctx, comparison, i[start:stop], j[start:stop])
-        if progress:
-            progress(stop, len(i))
+        return stop
+
+    starts = range(0, len(i), CHUNK_PAIRS)
+    if workers <= 1 or len(starts) <= 1:
+        for start in starts:
+            done = run(start)
+            if progress:
+                progress(done, len(i))
+        return out
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        finished = 0
+        for stop in pool.map(run, starts):
+            finished += 1
+            if progress:
+                progress(min(finished * CHUNK_PAIRS, len(i)), len(i))
     return out

@@ -7,6 +7,7 @@ evaluated on the pairs that no earlier level of the same comparison has claimed.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -14,7 +15,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from .arrays import overlaps, sorted_keys
+from .arrays import overlaps, sorted_keys, unique_ints
 from .prepare import DAYS_PER_YEAR, Side
 
 
@@ -24,12 +25,14 @@ class Context:
     reports: Side
     vocab_strings: np.ndarray  # code -> string
     _report_keys: dict[str, np.ndarray] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def overlaps(self, station_field: str, report_field: str, i, j) -> np.ndarray:
         span = len(self.vocab_strings)
         b = self.reports.multi[report_field]
-        if report_field not in self._report_keys:
-            self._report_keys[report_field] = sorted_keys(b, span)
+        with self._lock:  # chunks are compared on several threads
+            if report_field not in self._report_keys:
+                self._report_keys[report_field] = sorted_keys(b, span)
         a = self.stations.multi[station_field]
         return overlaps(a, b, i, j, span, self._report_keys[report_field])
 
@@ -65,13 +68,15 @@ def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
     if not ok.any():
         return out
     # score each distinct (a, b) code pair once: many pairs repeat the same two names
-    codes = np.stack([a[ok], b[ok]], axis=1)
-    uniq, inverse = np.unique(codes, axis=0, return_inverse=True)
+    span = np.int64(len(ctx.vocab_strings))
+    keys = a[ok] * span + b[ok]
+    distinct = unique_ints(keys)
+    inverse = np.searchsorted(distinct, keys)
     strings = ctx.vocab_strings
-    left = [strings[c].replace(" ", "") for c in uniq[:, 0]]
-    right = [strings[c].replace(" ", "") for c in uniq[:, 1]]
+    left = [strings[c].replace(" ", "") for c in distinct // span]
+    right = [strings[c].replace(" ", "") for c in distinct % span]
     sims = process.cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1)
-    out[ok] = sims[inverse.ravel()] >= float(p["min"])
+    out[ok] = sims[inverse] >= float(p["min"])
     return out
 
 

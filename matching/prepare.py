@@ -105,24 +105,23 @@ def _provinces(codes: pd.Series) -> pd.Series:
 def _mark_levels(marks: pd.Series, vocab: Vocabulary, n: int) -> dict[str, MultiValue]:
     """Split mark tokens 'kind:part:side' into the fine / part / kind granularities."""
     text = marks.astype("string").fillna("")
-    fine, part, kind = [], [], []
-    for value in text:
-        f, p, k = set(), set(), set()
+
+    def levels(value: str) -> tuple[str, str, str]:
+        fine, part, kind = set(), set(), set()
         for token in value.split("|") if value else ():
             pieces = (token.split(":") + ["", ""])[:3]
-            k.add(pieces[0])
+            kind.add(pieces[0])
             if pieces[1]:
-                p.add(f"{pieces[0]}:{pieces[1]}")
+                part.add(f"{pieces[0]}:{pieces[1]}")
                 if pieces[2]:
-                    f.add(f"{pieces[0]}:{pieces[1]}:{pieces[2]}")
-        fine.append("|".join(sorted(f)))
-        part.append("|".join(sorted(p)))
-        kind.append("|".join(sorted(k)))
-    idx = marks.index
+                    fine.add(f"{pieces[0]}:{pieces[1]}:{pieces[2]}")
+        return "|".join(sorted(fine)), "|".join(sorted(part)), "|".join(sorted(kind))
+
+    table = {u: levels(u) for u in pd.unique(text)}
+    split = text.map(table)
     return {
-        "marks_fine": split_multi(pd.Series(fine, index=idx), vocab),
-        "marks_part": split_multi(pd.Series(part, index=idx), vocab),
-        "marks_kind": split_multi(pd.Series(kind, index=idx), vocab),
+        name: split_multi(split.map(lambda t, k=k: t[k]), vocab)
+        for k, name in enumerate(("marks_fine", "marks_part", "marks_kind"))
     }
 
 
@@ -165,7 +164,7 @@ def station_birth_interval(
     """Plausible birth years (fractional) of a station person from the estimated age."""
     found_year = 1970 + found_day / DAYS_PER_YEAR
     # estimates of old people err more (and the homeless look older than they are)
-    tolerance = slack + 0.1 * np.nan_to_num(age_high)
+    tolerance = slack + 0.06 * np.nan_to_num(age_high)
     return found_year - age_high - tolerance, found_year - age_low + tolerance
 
 
