@@ -124,6 +124,13 @@ def _found_before_missing(ctx: Context, i, j, p) -> np.ndarray:
     return found < missing - float(p.get("days", 0))
 
 
+def _elapsed_within(ctx: Context, i, j, p) -> np.ndarray:
+    """Found within ``days`` of going missing: most people are found soon, some after decades."""
+    found = ctx.stations.values["found_day"][i]
+    missing = ctx.reports.values["missing_day"][j]
+    return found - missing <= float(p["days"])
+
+
 def _distance(ctx: Context, i, j, p) -> np.ndarray:
     st, rp = ctx.stations.values, ctx.reports.values
     lat1, lon1 = np.radians(st[p["station"] + "_lat"][i]), np.radians(st[p["station"] + "_lon"][i])
@@ -184,6 +191,7 @@ PREDICATES: dict[str, Predicate] = {
     "age_within": _age_within,
     "dates_missing": _dates_missing,
     "found_before_missing": _found_before_missing,
+    "elapsed_within": _elapsed_within,
     "distance_missing": _distance_missing,
     "distance_within": _distance_within,
     "height_missing": _height_missing,

@@ -23,7 +23,8 @@ class MatchResult:
     model: model_mod.Model
     blocked: blocking.Blocked
     timings: dict[str, float] = field(default_factory=dict)
-    # all blocked pairs with their score, for evaluation (station_row, report_row, score)
+    # all blocked pairs with their score, for evaluation: station_row, report_row (positions in
+    # the tables given) and score
     scored_pairs: pd.DataFrame | None = None
 
 
@@ -126,11 +127,11 @@ def match(
         say("training: u from random pairs, m by EM on blocked pairs")
         model = train(ctx, settings, prepared, i, levels)
         lap("train")
-    scored = rank_mod.score(model, prepared, levels, i)
+    total_all = rank_mod.score(model, prepared, levels, i)
     lap("score")
-    ranked = rank_mod.rank(prepared, i, j, scored.score, top_k)
+    ranked = rank_mod.rank(prepared, i, j, total_all, top_k)
     rows = ranked.pair_index
-    total = scored.score[rows]
+    total = total_all[rows]
     candidates = pd.DataFrame(
         {
             "station_record_id": prepared.stations.ids[i[rows]],
@@ -141,17 +142,12 @@ def match(
             "duplicate_report_ids": ranked.duplicates,
         }
     )
-    evidence = evidence_frame(model, levels[rows], scored.weights[rows])
+    weights = rank_mod.pair_weights(model, prepared, levels[rows], i[rows])
+    evidence = evidence_frame(model, levels[rows], weights)
     candidates = pd.concat([candidates, evidence], axis=1)
     lap("rank")
     say(f"ranked: {len(candidates):,} candidates for {candidates['station_record_id'].nunique():,} station records")
     scored_pairs = None
     if keep_scored_pairs:
-        scored_pairs = pd.DataFrame(
-            {
-                "station_record_id": prepared.stations.ids[i],
-                "report_id": prepared.reports.ids[j],
-                "score": scored.score,
-            }
-        )
+        scored_pairs = pd.DataFrame({"station_row": i, "report_row": j, "score": total_all})
     return MatchResult(candidates, model, blocked, timings, scored_pairs)

@@ -13,15 +13,15 @@ from .model import M_FLOOR, Model
 from .prepare import Prepared
 
 
-@dataclass(frozen=True)
-class Scored:
-    weights: np.ndarray  # (pairs, comparisons) float32 contributions in bits
-    score: np.ndarray  # prior + sum of contributions: log2 odds, comparable across records
+def pair_weights(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Contribution of every comparison to every pair, in bits (float32: pairs x comparisons).
 
-
-def score(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray) -> Scored:
+    A level with ``tf`` set is weighed against how common the station's value is among reports:
+    agreeing on 王秀英 counts less than agreeing on a rare name.
+    """
     tables = model.weight_table()
     weights = np.empty(levels.shape, dtype=np.float32)
+    floor = 1.0 / max(prepared.reports.n, 1)
     for c, comparison in enumerate(model.settings.comparisons):
         weights[:, c] = tables[c][levels[:, c]]
         for k, level in enumerate(comparison.levels):
@@ -29,14 +29,20 @@ def score(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray) -
                 continue
             at = np.flatnonzero(levels[:, c] == k)
             codes = prepared.stations.values[level.tf][i[at]]
-            floor = 1.0 / max(prepared.reports.n, 1)
             frequency = np.where(codes >= 0, prepared.name_frequency[np.maximum(codes, 0)], 0.0)
-            tf_u = np.maximum(frequency, floor)
-            # only ever lower a common name's weight or raise a rare one's, from m over its own u
             m = max(model.m[comparison.name][k], M_FLOOR)
-            weights[at, c] = np.log2(m / tf_u)
-    total = weights.sum(axis=1, dtype=np.float64) + model.prior_weight
-    return Scored(weights, total)
+            weights[at, c] = np.log2(m / np.maximum(frequency, floor))
+    return weights
+
+
+def score(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:
+    """Prior plus every contribution: log2 odds, comparable across station records."""
+    total = np.empty(len(levels), dtype=np.float64)
+    for start in range(0, len(levels), chunk):
+        stop = start + chunk
+        weights = pair_weights(model, prepared, levels[start:stop], i[start:stop])
+        total[start:stop] = weights.sum(axis=1, dtype=np.float64) + model.prior_weight
+    return total
 
 
 def duplicate_groups(prepared: Prepared) -> np.ndarray:
@@ -83,21 +89,27 @@ def rank(
     prepared: Prepared, i: np.ndarray, j: np.ndarray, total: np.ndarray, top_k: int
 ) -> Ranked:
     """Best first per station record; a person reported twice takes one slot, not two."""
-    groups = duplicate_groups(prepared)
     order = np.lexsort((-total, i))
-    g = groups[j[order]]
-    frame = pd.DataFrame({"i": i[order], "g": g})
-    first_of_group = ~frame.duplicated(["i", "g"]).to_numpy()
-    kept = order[first_of_group]
+    # position within the station's run of sorted pairs; keep a margin for duplicates dropped below
+    sorted_i = i[order]
+    run_start = np.flatnonzero(np.r_[True, sorted_i[1:] != sorted_i[:-1]])
+    position = np.arange(len(order)) - np.repeat(run_start, np.diff(np.r_[run_start, len(order)]))
+    shortlist = order[position < 3 * top_k]
+    groups = duplicate_groups(prepared)
+    frame = pd.DataFrame({"i": i[shortlist], "g": groups[j[shortlist]]})
+    kept = shortlist[~frame.duplicated(["i", "g"]).to_numpy()]
     rank_in_station = pd.Series(i[kept]).groupby(i[kept]).cumcount().to_numpy() + 1
     top = rank_in_station <= top_k
     kept, ranks = kept[top], rank_in_station[top]
-    members = pd.Series(prepared.reports.ids).groupby(groups).agg(list)
-    big = members[members.map(len) > 1]
-    dup_text = np.full(len(kept), "", dtype=object)
     kept_groups = groups[j[kept]]
-    has_dup = np.isin(kept_groups, big.index.to_numpy())
-    for pos in np.flatnonzero(has_dup):
-        own = prepared.reports.ids[j[kept[pos]]]
-        dup_text[pos] = "|".join(r for r in big[kept_groups[pos]] if r != own)
+    sizes = np.bincount(groups, minlength=len(groups))
+    dup_text = np.full(len(kept), "", dtype=object)
+    ids = prepared.reports.ids
+    shared = np.flatnonzero(sizes[kept_groups] > 1)
+    if len(shared):
+        needed = np.isin(groups, kept_groups[shared])
+        members = pd.Series(ids[needed]).groupby(groups[needed]).agg(list)
+        for pos in shared:
+            own = ids[j[kept[pos]]]
+            dup_text[pos] = "|".join(r for r in members[kept_groups[pos]] if r != own)
     return Ranked(kept, ranks, dup_text)
