@@ -1,0 +1,1 @@
+"""Review workstation: the web application staff use every morning."""
