@@ -200,10 +200,19 @@ def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None
         )
         kind = np.where(side.values["name_clean"] < 0, "empty", "full")
     else:
-        m["name_all"] = split_multi(name, vocab)
-        m["core_pinyin"] = split_multi(_col(df, "core_pinyin"), vocab)
-        m["core_folded"] = split_multi(_folded(_col(df, "core_pinyin")), vocab)
         kind = _col(df, "name_kind").astype("string").fillna("empty").to_numpy(dtype=object)
+        m["name_all"] = split_multi(name, vocab)
+        core = _col(df, "core_pinyin").astype("string").fillna("")
+        # 阿田, 小王: the character may be the surname or the given name; keep both readings
+        surname_nickname = (kind == "nickname") & (core == "").to_numpy()
+        core = core.where(~surname_nickname, surname.astype("string").fillna(""))
+        m["core_pinyin"] = split_multi(core, vocab)
+        m["core_folded"] = split_multi(_folded(core), vocab)
+        # 金生, 向刚: two characters whose first is a surname may be a given name written alone
+        two_chars = (kind == "full") & (name.astype("string").fillna("").str.len() == 2).to_numpy()
+        whole = pinyin.where(two_chars, "")
+        m["given_pinyin"] = m["given_pinyin"].union(split_multi(whole, vocab))
+        m["given_folded"] = m["given_folded"].union(split_multi(folded.where(two_chars, ""), vocab))
     side.values["name_kind"] = np.asarray(kind, dtype=object)
     side.values["name_null"] = np.isin(side.values["name_kind"], NO_NAME_KINDS)
     assert m["name_pinyin"].n == n
