@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-incremental bench-queue nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The main job on the embedded default: one night of the batch on the bundled sample into a
+# SQLite database (out/xunqin.db), then the same sample through `xunqin match` to a CSV.
 demo: $(STAMP)
+	mkdir -p out/inbox
+	cp data/sample/stations.csv data/sample/reports.csv out/inbox/
+	$(BIN)/xunqin nightly --inbox out/inbox --db $(DEMO_DB)
 	$(BIN)/xunqin match --stations data/sample/stations.csv --reports data/sample/reports.csv --out out/candidates.csv
 
 test: $(STAMP)
@@ -20,6 +26,21 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m xunqin.matching.benchmark
+
+bench-incremental: $(STAMP)
+	$(BIN)/python -m xunqin.matching.bench_incremental --size M
+
+bench-queue: $(STAMP)
+	$(BIN)/python -m xunqin.web.bench_queue
+
+nightly: $(STAMP)
+	$(BIN)/xunqin nightly --inbox inbox
+
+serve: $(STAMP)
+	$(BIN)/xunqin serve --inbox inbox
+
+web: $(STAMP)
+	$(BIN)/xunqin web
 
 clean:
 	rm -rf $(VENV) out bench-out

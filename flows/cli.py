@@ -22,7 +22,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (sub-commands ``ingest`` and ``match``)."""
+    """The argument parser (sub-commands ingest, match, nightly, serve, web, user)."""
     parser = argparse.ArgumentParser(prog="xunqin", description="寻亲: match rescue-station records against missing-person reports")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -40,6 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--model", type=Path, help="model JSON: used if it exists, else trained and saved there")
     match.add_argument("--settings", type=Path, help="matcher settings (YAML or JSON) instead of the defaults")
     match.set_defaults(handler=_match)
+
+    # The batch and the web app: their modules load only when their command runs.
+    from xunqin.flows import nightly_command
+    from xunqin.web import command as web_command
+
+    nightly = sub.add_parser("nightly", help="run one night by hand: ingest the inbox, match what is new")
+    nightly_command.add_arguments(nightly)
+    nightly.set_defaults(handler=nightly_command.run)
+    serve = sub.add_parser("serve", help="run the nightly batch every day at 02:00 Asia/Shanghai")
+    nightly_command.add_serve_arguments(serve)
+    serve.set_defaults(handler=nightly_command.run_serve)
+    web = sub.add_parser("web", help="serve the review workstation (browser)")
+    web_command.add_arguments(web)
+    web.set_defaults(handler=web_command.run)
+    user = sub.add_parser("user", help="manage review workstation accounts")
+    web_command.add_user_arguments(user)
+    user.set_defaults(handler=web_command.run_user)
     return parser
 
 

@@ -36,6 +36,13 @@ def _take(url: str, paths: list[Path], work: Path) -> dict[str, int]:
     return totals
 
 
+def _queue(url: str):  # type: ignore[no-untyped-def]
+    from xunqin.store import db, repo
+
+    with db.sessions(url)() as s:
+        return repo.review_queue(s)
+
+
 def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     from xunqin.data.generate import Generated, generate, write
     from xunqin.flows import steps
@@ -72,6 +79,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
                    incremental_night_s=round(ingest_s + incremental_s, 1), incremental_rows=taken["rows"],
                    incremental_match_steps=night["timings"], incremental_candidates_new=night["candidates_new"])
 
+    incremental_queue = _queue(url)
     # Full re-match: every current record pending again, same stored model.
     with db.engine(url).begin() as conn:
         for table in ("station_records", "reports"):
@@ -81,6 +89,18 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     full_s = time.perf_counter() - t
     figures.update(full_rematch_s=round(full_s, 1), full_match_steps=full["timings"],
                    full_candidates_changed=full["candidates_new"] + full["candidates_updated"] + full["candidates_removed"])
+    full_queue = _queue(url)
+    both = incremental_queue.merge(full_queue, on=["station_record_id", "report_id"], how="outer",
+                                   suffixes=("_inc", "_full"), indicator=True)
+    figures["pairs_in_both"] = int((both["_merge"] == "both").sum())
+    figures["pairs_only_incremental"] = int((both["_merge"] == "left_only").sum())
+    figures["pairs_only_full"] = int((both["_merge"] == "right_only").sum())
+    same = both[both["_merge"] == "both"]
+    figures["same_rank_share"] = round(float((same["rank_inc"] == same["rank_full"]).mean()), 4) if len(same) else None
+    figures["max_score_diff"] = round(float((same["score_inc"] - same["score_full"]).abs().max()), 4) if len(same) else None
+    top1 = lambda q: q[q["rank"] == 1].set_index("station_record_id")["report_id"]  # noqa: E731
+    t_inc, t_full = top1(incremental_queue), top1(full_queue)
+    figures["top1_agreement"] = round(float((t_inc.reindex(t_full.index) == t_full).mean()), 4) if len(t_full) else None
     figures["incremental_share_of_full"] = round(incremental_s / full_s, 3) if full_s else None
     figures["night_share_of_full"] = round((ingest_s + incremental_s) / full_s, 3) if full_s else None
     return figures

@@ -106,6 +106,10 @@ def match(
     prepared = prepare(stations, reports)
     if name_frequency is not None:
         prepared.name_frequency = _frequencies_from(prepared, name_frequency)
+        # a table over all reports: its rarest name is held by one report of them all
+        shares = name_frequency[name_frequency > 0]
+        if len(shares):
+            prepared.tf_floor = float(shares.min())
     ctx = compare_mod.context(prepared)
     lap("prepare")
     blocked = blocking.index(prepared, settings)

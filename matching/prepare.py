@@ -35,6 +35,7 @@ class Prepared:
     reports: Side
     vocab: Vocabulary
     name_frequency: np.ndarray  # per vocabulary code: share of reports holding that name
+    tf_floor: float  # the share of a name held by one report of all those held
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -317,4 +318,4 @@ def prepare(stations: pd.DataFrame, reports: pd.DataFrame, slack: float = 2.0) -
     # term frequencies of names (and aliases) among reports: 王秀英 agrees by chance more often
     names = reports_side.multi["name_all"].codes
     frequency = np.bincount(names, minlength=len(vocab)).astype(float) / max(reports_side.n, 1)
-    return Prepared(stations_side, reports_side, vocab, frequency)
+    return Prepared(stations_side, reports_side, vocab, frequency, 1.0 / max(reports_side.n, 1))

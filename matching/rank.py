@@ -21,7 +21,7 @@ def pair_weights(model: Model, prepared: Prepared, levels: np.ndarray, i: np.nda
     """
     tables = model.weight_table()
     weights = np.empty(levels.shape, dtype=np.float32)
-    floor = 1.0 / max(prepared.reports.n, 1)
+    floor = prepared.tf_floor
     for c, comparison in enumerate(model.settings.comparisons):
         weights[:, c] = tables[c][levels[:, c]]
         for k, level in enumerate(comparison.levels):

@@ -4,6 +4,7 @@ keeps a rejected pair rejected."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from functools import cache
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from xunqin.flows import steps
+from xunqin.flows import nightly_command, steps
 from xunqin.flows.nightly import nightly
 from xunqin.store import db, repo
 from xunqin_test_dbfixtures import count, snapshot
@@ -108,12 +109,15 @@ CORRUPT = [
 ]
 
 
-def test_corrupt_files_are_quarantined_and_the_others_are_taken(db_url: str, tmp_path: Path) -> None:
+def test_corrupt_files_are_quarantined_and_the_others_are_taken(db_url: str, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
     inbox = tmp_path / "inbox"
     _night1(inbox)
     for name, content, _ in CORRUPT:
         (inbox / name).write_bytes(content)
-    summary = _run(inbox, db_url)
+    # Through `xunqin nightly --inbox DIR --db URL`, as an operator runs a night by hand.
+    assert nightly_command.main(["nightly", "--inbox", str(inbox), "--db", db_url, "--top-k", str(TOP_K)]) == 0
+    summary = json.loads(capsys.readouterr().out)
 
     assert summary["ingest"]["taken"] == 2 and summary["ingest"]["quarantined"] == len(CORRUPT)
     assert count(db_url, "station_records") == 70 and count(db_url, "reports") == 600

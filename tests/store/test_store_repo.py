@@ -43,7 +43,7 @@ def url(db_url: str) -> str:
 
 
 def test_migration_creates_every_table_and_is_repeatable(url: str) -> None:
-    assert db.current_revision(url) == "0001"
+    assert db.current_revision(url) == db.head_revision() is not None
     db.upgrade(url)  # a second upgrade is a no-op, not an error
     names = set(sa.inspect(db.engine(url)).get_table_names())
     assert {"runs", "source_files", "station_records", "reports", "rejects", "models", "candidates", "decisions",
@@ -261,3 +261,16 @@ def test_model_is_stored_as_json_and_activated(url: str) -> None:
         repo.save_model(s, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]}, None)
     with db.sessions(url)() as s:
         assert repo.active_model(s) == (v1, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]})
+
+
+@pytest.mark.parametrize(("flows", "expected"), [
+    (["nightly", "nightly"], ["interrupted", "running"]),  # the first was killed: found still 'running'
+    (["match", "nightly"], ["running", "running"]),  # another flow's run is left alone
+])
+def test_a_run_left_running_is_marked_interrupted_by_the_next(url: str, flows: list[str], expected: list[str]) -> None:
+    for flow in flows:
+        with db.sessions(url).begin() as s:
+            repo.interrupt_stale_runs(s, flow)
+            repo.start_run(s, flow)
+    with db.engine(url).connect() as conn:
+        assert [r[0] for r in conn.execute(sa.text("SELECT status FROM runs ORDER BY id"))] == expected

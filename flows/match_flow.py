@@ -1,0 +1,35 @@
+"""Flow ``match``: incremental matching of what is new or changed against everything open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from xunqin.flows import tasks
+from xunqin.store import db
+
+
+@flow(name="xunqin-match")
+def match(db_url: str | None = None, top_k: int | None = None, run_id: int | None = None) -> dict[str, Any]:
+    """Match pending records; upsert candidates; returns counts and timings."""
+    logger = get_run_logger()
+    url = db.database_url(db_url)
+    own_run = run_id is None
+    if own_run:
+        tasks.prepare_database(url)
+        run_id = tasks.start_run(url, "match")
+    try:
+        summary = tasks.match_incremental(url, run_id, top_k)
+    except BaseException as exc:
+        if own_run:
+            tasks.finish_run(url, run_id, "failed", None, type(exc).__name__)
+        raise
+    logger.info(
+        "matched %d new/changed station records and %d reports: %d new candidates (%d strong), %d updated, %d removed",
+        summary["pending_stations"], summary["pending_reports"], summary["candidates_new"], summary["strong_new"],
+        summary["candidates_updated"], summary["candidates_removed"],
+    )
+    if own_run:
+        tasks.finish_run(url, run_id, "completed", summary)
+    return summary

@@ -1,0 +1,136 @@
+"""Flow ``nightly``: ingest then match, with a run summary published as a Prefect artifact.
+
+Scheduled at 02:00 Asia/Shanghai by ``serve()`` (``xunqin serve``) or by the deployment in
+``prefect.yaml``. Runs in Prefect's local mode when no Prefect server is configured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from xunqin.flows import tasks
+from xunqin.flows.ingest_flow import ingest
+from xunqin.flows.match_flow import match
+from xunqin.store import db
+
+CRON = "0 2 * * *"
+TIMEZONE = "Asia/Shanghai"
+DEPLOYMENT = "xunqin-nightly"
+ARTIFACT_KEY = "xunqin-nightly-summary"
+
+
+@flow(name="xunqin-nightly")
+def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
+            top_k: int | None = None) -> dict[str, Any]:
+    """One night: take the inbox into the database, match what is new, publish the summary."""
+    logger = get_run_logger()
+    url = db.database_url(db_url)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    tasks.prepare_database(url)
+    run_id = tasks.start_run(url, "nightly")
+    seconds["prepare"] = round(time.perf_counter() - clock, 2)
+    summary: dict[str, Any] = {"run_id": run_id}
+    try:
+        clock = time.perf_counter()
+        # Sub-flows get the URL as given (None: from the environment): flow parameters are
+        # stored by Prefect, and a URL from the environment may hold a password.
+        summary["ingest"] = ingest(inbox, db_url=db_url, archive=archive, quarantine=quarantine, run_id=run_id)
+        seconds["ingest"] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+        summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id)
+        seconds["match"] = round(time.perf_counter() - clock, 2)
+    except BaseException as exc:
+        tasks.finish_run(url, run_id, "failed", summary, type(exc).__name__)
+        raise
+    summary["seconds"] = seconds
+    tasks.finish_run(url, run_id, "completed", summary)
+    create_markdown_artifact(markdown=summary_markdown(summary), key=ARTIFACT_KEY,
+                             description="xunqin nightly run: files, rows, rejects, candidates, time per step")
+    logger.info("nightly run %d done in %.1f s", run_id, sum(seconds.values()))
+    return summary
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The run summary as Markdown (counts and file names only)."""
+    ing, mat, sec = summary["ingest"], summary["match"], summary["seconds"]
+    lines = [
+        f"# xunqin nightly run {summary['run_id']}",
+        "",
+        "| step | figure |",
+        "|---|---|",
+        f"| files taken | {ing['taken']} |",
+        f"| files seen before | {ing['seen']} |",
+        f"| files quarantined | {ing['quarantined']} |",
+        f"| rows read | {ing['rows']} |",
+        f"| records new / changed | {ing['new']} / {ing['changed']} |",
+        f"| rejected values | {ing['rejects']} |",
+        f"| station records / reports matched | {mat['pending_stations']} / {mat['pending_reports']} |",
+        f"| new candidates | {mat['candidates_new']} |",
+        f"| strong new candidates | {mat['strong_new']} |",
+        f"| candidates updated / removed | {mat['candidates_updated']} / {mat['candidates_removed']} |",
+        f"| model | {mat['model'] or '-'}{' (trained tonight)' if mat['model_trained'] else ''} |",
+    ]
+    lines += [f"| seconds: {step} | {value} |" for step, value in sec.items()]
+    lines += [f"| seconds: match/{step} | {value} |" for step, value in mat.get("timings", {}).items()]
+    if ing["files"]:
+        lines += ["", "| file | kind | status | rows | new | changed | rejects | reason |", "|---|---|---|---|---|---|---|---|"]
+        for f in ing["files"]:
+            reason = (f["reason"] or "").replace("|", "/")
+            lines.append(f"| {f['file']} | {f['kind'] or '-'} | {f['status']} | {f['rows']} | {f['new']} | "
+                         f"{f['changed']} | {f['rejects']} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def next_run(now: dt.datetime, cron: str = CRON, timezone: str = TIMEZONE) -> dt.datetime:
+    """The next time a daily cron ("M H * * *") fires after ``now``, in ``timezone``."""
+    from zoneinfo import ZoneInfo
+
+    fields = cron.split()
+    if len(fields) != 5 or fields[2:] != ["*", "*", "*"]:
+        raise ValueError("only daily cron expressions (M H * * *) are supported here")
+    minute, hour = int(fields[0]), int(fields[1])
+    local = now.astimezone(ZoneInfo(timezone))
+    target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return target if target > local else target + dt.timedelta(days=1)
+
+
+def _prefect_server_configured() -> bool:
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def serve(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
+          *, max_runs: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Run ``nightly`` at 02:00 Asia/Shanghai until stopped (Ctrl-C).
+
+    With a Prefect server (PREFECT_API_URL set) this serves the deployment and the server's
+    scheduler starts the runs. Prefect's local mode has no scheduler ("cannot schedule flows on
+    an ephemeral server"), so there this process waits for 02:00 itself and runs the flow.
+    """
+    params: dict[str, Any] = {"inbox": inbox, "db_url": db_url, "archive": archive, "quarantine": quarantine}
+    params = {k: v for k, v in params.items() if v is not None}
+    if _prefect_server_configured():
+        from prefect.schedules import Cron
+
+        nightly.serve(name=DEPLOYMENT, schedule=Cron(CRON, timezone=TIMEZONE), parameters=params)
+        return
+    runs = 0
+    while max_runs is None or runs < max_runs:
+        due = next_run(dt.datetime.now(dt.timezone.utc))
+        print(f"xunqin: next nightly run at {due.isoformat()} ({TIMEZONE})", file=sys.stderr, flush=True)
+        while (left := (due - dt.datetime.now(dt.timezone.utc)).total_seconds()) > 0:
+            sleep(min(left, 300.0))  # short naps: a suspended laptop or a clock change is caught up
+        try:
+            nightly(**params)
+        except Exception as exc:  # one failed night must not stop the schedule; the run row says why
+            print(f"xunqin: nightly run failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+        runs += 1

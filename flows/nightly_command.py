@@ -1,0 +1,94 @@
+"""``xunqin nightly`` (one night by hand) and ``xunqin serve`` (the 02:00 schedule).
+
+Wiring for flows/cli.py: ``add_arguments(parser)`` then ``run(args)`` for ``nightly``;
+``add_serve_arguments(parser)`` then ``run_serve(args)`` for ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from xunqin.store.db import DEFAULT_URL, URL_ENV
+
+INBOX_ENV = "XUNQIN_INBOX"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inbox", default=None, help=f"folder new exchange files are dropped in (default ${INBOX_ENV})")
+    parser.add_argument("--db", default=None, help=f"database URL (default ${URL_ENV}, else {DEFAULT_URL})")
+    parser.add_argument("--archive", default=None, help="where taken files go (default INBOX/archive)")
+    parser.add_argument("--quarantine", default=None, help="where refused files go (default INBOX/quarantine)")
+    parser.add_argument("--top-k", type=int, default=None, help="candidates kept per station record")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inbox", default=None, help=f"folder new exchange files are dropped in (default ${INBOX_ENV})")
+    parser.add_argument("--db", default=None, help=f"database URL (default ${URL_ENV}, else {DEFAULT_URL})")
+    parser.add_argument("--archive", default=None)
+    parser.add_argument("--quarantine", default=None)
+
+
+def _inbox(args: argparse.Namespace) -> str | None:
+    inbox = args.inbox or os.environ.get(INBOX_ENV)
+    if not inbox:
+        print(f"xunqin: give --inbox DIR (or set {INBOX_ENV})", file=sys.stderr)
+    elif not os.path.isdir(inbox):
+        print(f"xunqin: inbox folder not found: {inbox}", file=sys.stderr)
+        return None
+    return inbox
+
+
+def _url_param(url: str | None) -> str | None:
+    """The URL as a flow parameter, unless it holds a password: Prefect stores flow parameters,
+    so such a URL goes to this process's environment ($XUNQIN_DB_URL) instead."""
+    if not url:
+        return None
+    from sqlalchemy.engine import make_url
+
+    if make_url(url).password is None:
+        return url
+    os.environ[URL_ENV] = url
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one night now; prints the summary counts as JSON on stdout."""
+    from xunqin.flows.nightly import nightly
+
+    if getattr(args, "command", None) == "serve":
+        return run_serve(args)
+    inbox = _inbox(args)
+    if not inbox:
+        return 2
+    summary = nightly(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
+                      top_k=args.top_k)
+    print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the nightly deployment (02:00 Asia/Shanghai) until interrupted."""
+    from xunqin.flows.nightly import serve
+
+    inbox = _inbox(args)
+    if not inbox:
+        return 2
+    serve(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (until cli.py wires the sub-commands): ``python -m xunqin.flows.nightly_command``."""
+    parser = argparse.ArgumentParser(prog="xunqin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_arguments(sub.add_parser("nightly", help="run one night by hand"))
+    add_serve_arguments(sub.add_parser("serve", help="serve the 02:00 Asia/Shanghai schedule"))
+    args = parser.parse_args(argv)
+    return run(args) if args.command == "nightly" else run_serve(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Connecting to the workstation database and bringing its schema up to date (Alembic, no .ini)."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from importlib.resources import files
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///xunqin.db"
+URL_ENV = "XUNQIN_DB_URL"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL given, else $XUNQIN_DB_URL (read now, not at import), else a SQLite file here."""
+    return url or os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (the review app) do not block the nightly writer; FKs are off by default.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@cache
+def engine(url: str) -> sa.Engine:
+    """One engine per URL per process (engines hold the connection pool)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]  # psycopg 3, not psycopg2
+    # Readable JSON in the database (Chinese as is, not \u escapes), and a third smaller.
+    # hide_parameters: a failing statement's error text (which Prefect logs) must not carry the
+    # names, ID numbers or phones it was writing.
+    eng = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                           json_serializer=lambda o: json.dumps(o, ensure_ascii=False))
+    if eng.dialect.name == "sqlite":
+        sa.event.listen(eng, "connect", _sqlite_pragmas)
+    return eng
+
+
+def sessions(url: str) -> sessionmaker[Session]:
+    """A session factory bound to the engine of ``url``."""
+    return sessionmaker(engine(url), expire_on_commit=False)
+
+
+def alembic_config(eng: sa.Engine | None = None):  # type: ignore[no-untyped-def]
+    """Alembic Config built in code; the connection is handed over through ``attributes``."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("xunqin.store") / "migrations"))
+    if eng is not None:
+        # Not through set_main_option: a '%' in a password would break configparser.
+        cfg.attributes["engine"] = eng
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Create or migrate the schema of the database at ``url``."""
+    from alembic import command
+
+    eng = engine(url)
+    cfg = alembic_config(eng)
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision among the migrations shipped with the code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(url: str) -> str | None:
+    """The Alembic revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,170 @@
+"""Workstation database: SQLAlchemy 2 models (the schema itself lives in Alembic migrations).
+
+Records are versioned: the same record id with changed content is a new row with version + 1,
+the old row is kept with ``is_current`` false. ``matched_run_id`` is NULL until a match run has
+ranked that version: that is what makes the night incremental and a killed run resumable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+# Reviewer decisions. 确认 (confirmed: the person is identified) is the closing decision:
+# both the station record and the report leave the queue.
+DECISIONS = ("疑似", "排除", "待定", "确认")
+EXCLUDED = "排除"
+CONFIRMED = "确认"
+KINDS = ("stations", "reports")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One flow run (nightly, ingest or match) with its counts and timings."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    flow: Mapped[str] = mapped_column(sa.String(40))
+    status: Mapped[str] = mapped_column(sa.String(20), default="running")  # running/completed/failed/interrupted
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class SourceFile(Base):
+    """A file taken from the inbox (or quarantined), keyed by content hash for idempotence."""
+
+    __tablename__ = "source_files"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(sa.String(500))
+    kind: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(20))  # taken / quarantined
+    reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    rows_in: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_new: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_changed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rejects: Mapped[int] = mapped_column(sa.Integer, default=0)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"), nullable=True)
+    taken_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class _RecordMixin:
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    is_current: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    raw: Mapped[dict[str, Any]] = mapped_column(JsonType)  # the row as sent (text per column)
+    normalized: Mapped[dict[str, Any]] = mapped_column(JsonType)  # ingest's normalized columns
+    source_row: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    matched_run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+
+
+class StationRecord(_RecordMixin, Base):
+    __tablename__ = "station_records"
+    record_id: Mapped[str] = mapped_column(sa.String(200))
+    source_file_id: Mapped[int] = mapped_column(sa.ForeignKey("source_files.id"))
+    __table_args__ = (
+        sa.UniqueConstraint("record_id", "version", name="uq_station_records_version"),
+        sa.Index("ix_station_records_current", "record_id", "is_current"),
+    )
+
+
+class Report(_RecordMixin, Base):
+    __tablename__ = "reports"
+    report_id: Mapped[str] = mapped_column(sa.String(200))
+    source_file_id: Mapped[int] = mapped_column(sa.ForeignKey("source_files.id"))
+    __table_args__ = (
+        sa.UniqueConstraint("report_id", "version", name="uq_reports_version"),
+        sa.Index("ix_reports_current", "report_id", "is_current"),
+    )
+
+
+class Reject(Base):
+    """Rows/values the ingest could not take (file, row, column, value, reason, severity)."""
+
+    __tablename__ = "rejects"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    source_file_id: Mapped[int] = mapped_column(sa.ForeignKey("source_files.id"), index=True)
+    row: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    column: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    value: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    severity: Mapped[str] = mapped_column(sa.String(20))
+
+
+class MatchModel(Base):
+    """A trained model as readable JSON; ``version`` is the hash of that JSON."""
+
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    body: Mapped[str] = mapped_column(sa.Text)  # exact JSON text (floats round-trip exactly)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+
+
+class Candidate(Base):
+    """The current review queue: one row per pair, ranked within its station record."""
+
+    __tablename__ = "candidates"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    station_record_id: Mapped[str] = mapped_column(sa.String(200))
+    report_id: Mapped[str] = mapped_column(sa.String(200), index=True)
+    rank: Mapped[int] = mapped_column(sa.Integer)
+    score: Mapped[float] = mapped_column(sa.Float)
+    probability: Mapped[float] = mapped_column(sa.Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    model_version: Mapped[str] = mapped_column(sa.String(64))
+    run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    __table_args__ = (sa.UniqueConstraint("station_record_id", "report_id", name="uq_candidates_pair"),)
+
+
+class Decision(Base):
+    """Reviewer decisions, append-only: the latest row per pair is in force."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    station_record_id: Mapped[str] = mapped_column(sa.String(200))
+    report_id: Mapped[str] = mapped_column(sa.String(200))
+    decision: Mapped[str] = mapped_column(sa.String(10))
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    reviewer: Mapped[str] = mapped_column(sa.String(100))
+    decided_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        sa.CheckConstraint("decision IN ('疑似', '排除', '待定', '确认')", name="ck_decisions_decision"),
+        sa.Index("ix_decisions_pair", "station_record_id", "report_id"),
+    )
+
+
+class AuditLog(Base):
+    """Who did what to which entity; ``detail`` holds ids and counts, never personal data."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    entity: Mapped[str | None] = mapped_column(sa.String(60), nullable=True)
+    entity_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
