@@ -1,0 +1,114 @@
+"""``xunqin web`` (serve the review app) and ``xunqin user add|list|passwd|disable`` (accounts)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+PASSWORD_ENV = "XUNQIN_NEW_PASSWORD"  # for scripted setup; otherwise asked without echo
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``xunqin web``."""
+    parser.add_argument("--db", dest="db_url", help="database URL (default $XUNQIN_DB_URL or sqlite:///xunqin.db)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--secure-cookies", action="store_true", help="cookies only over HTTPS (behind a TLS proxy)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(getattr(args, "db_url", None), secure_cookies=bool(getattr(args, "secure_cookies", False)))
+    # access_log off: request lines carry record ids in paths; keep the console to start/stop.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    return 0
+
+
+def add_user_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``xunqin user`` (sub-commands add, list, passwd, disable)."""
+    parser.add_argument("--db", dest="db_url", help="database URL (default $XUNQIN_DB_URL or sqlite:///xunqin.db)")
+    sub = parser.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=("staff", "reviewer", "police", "admin"),
+                     help="staff=救助站工作人员 reviewer=省级审核员 police=公安联络员 admin=管理员")
+    add.add_argument("--station", help="the station of a staff account, e.g. 长春市救助管理站")
+    add.add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub.add_parser("list", help="list accounts").add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    pw = sub.add_parser("passwd", help="set a new password (ends the user's sessions)")
+    pw.add_argument("username")
+    pw.add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    dis = sub.add_parser("disable", help="disable an account")
+    dis.add_argument("username")
+    dis.add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _password() -> str:
+    env = os.environ.get(PASSWORD_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("密码: ")
+    if getpass.getpass("再次输入密码: ") != first:
+        raise ValueError("两次输入的密码不一致")
+    return first
+
+
+def run_user(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from xunqin.store import db, repo
+
+    from . import auth
+    from .models import User, WebSession
+
+    url = db.database_url(getattr(args, "db_url", None))
+    db.upgrade(url)
+    try:
+        with db.sessions(url)() as s:
+            if args.user_command == "list":
+                for u in s.scalars(sa.select(User).order_by(User.username)):
+                    print(f"{u.username}\t{u.role}\t{u.station or '-'}\t{'启用' if u.is_active else '停用'}")
+                return 0
+            if args.user_command == "add":
+                uid = auth.add_user(s, args.username, _password(), args.role, args.station)
+                repo.audit(s, "admin-cli", "user_added", entity="user", entity_id=str(uid), detail={"role": args.role})
+                msg = f"已创建用户 {args.username}（{auth.ROLE_LABELS[args.role]}）"
+            elif args.user_command == "passwd":
+                auth.set_password(s, args.username, _password())
+                repo.audit(s, "admin-cli", "password_set", entity="user", entity_id=args.username)
+                msg = f"已更新 {args.username} 的密码"
+            else:
+                user = s.scalars(sa.select(User).where(User.username == args.username)).first()
+                if user is None:
+                    raise ValueError("用户不存在")
+                user.is_active = False
+                s.execute(sa.delete(WebSession).where(WebSession.user_id == user.id))
+                repo.audit(s, "admin-cli", "user_disabled", entity="user", entity_id=str(user.id))
+                msg = f"已停用 {args.username}"
+            s.commit()
+    except ValueError as exc:
+        print(f"xunqin user: {exc}", file=sys.stderr)
+        return 2
+    print(msg)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m xunqin.web.command web|user ...``) until the CLI hooks these in."""
+    parser = argparse.ArgumentParser(prog="xunqin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_arguments(sub.add_parser("web", help="serve the review workstation"))
+    add_user_arguments(sub.add_parser("user", help="manage workstation accounts"))
+    args = parser.parse_args(argv)
+    return run(args) if args.command == "web" else run_user(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
