@@ -18,12 +18,12 @@ Rule for estimates (documented because the matcher's age score depends on it):
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from .cells import cached_parser, is_missing as _is_missing
 
 MAX_AGE = 120
 _MAX_LEN = 40
@@ -106,12 +106,6 @@ def _num(tok: str) -> float:
     return float(tok) if tok[0].isdigit() else float(chinese_int(tok))
 
 
-def _is_missing(raw: object) -> bool:
-    if raw is None:
-        return True
-    if isinstance(raw, numbers.Real) and not isinstance(raw, numbers.Integral):
-        return math.isnan(raw)
-    return type(raw).__name__ in ("NAType", "NaTType")
 
 
 def _clip(low: float, high: float) -> AgeRange:
@@ -137,13 +131,6 @@ def _clean(raw: str) -> str:
     return re.sub(r"\s+", "", s).lower()
 
 
-@lru_cache(maxsize=1 << 14)
-def _parse_text(s: str) -> tuple[AgeRange | None, str | None]:
-    """Cached core; returns (result, error reason) so failures are cached too."""
-    try:
-        return _parse_core(s), None
-    except ValueError as e:
-        return None, str(e)
 
 
 def _parse_core(s: str) -> AgeRange | None:
@@ -275,3 +262,6 @@ def parse_age_exact(raw: object) -> int | None:
     if err is not None:
         raise ValueError(err)
     return result
+
+
+_parse_text = cached_parser(_parse_core, maxsize=1 << 14)

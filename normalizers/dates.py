@@ -16,11 +16,11 @@ import numbers
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from xunqin.normalizers.ages import chinese_int
+from .cells import cached_parser, is_missing as _is_missing
 
 MIN_YEAR, MAX_YEAR = 1880, 2100
 # Excel's day 0 is 1899-12-30 (it counts the non-existent 1900-02-29).
@@ -83,14 +83,6 @@ class PartialDate:
         return dt.date(self.year, self.month, self.day or 15)
 
 
-def _is_missing(raw: object) -> bool:
-    if raw is None:
-        return True
-    if isinstance(raw, numbers.Real) and not isinstance(raw, numbers.Integral):
-        return math.isnan(raw)
-    if isinstance(raw, np.datetime64):
-        return bool(np.isnat(raw))
-    return type(raw).__name__ in ("NAType", "NaTType")
 
 
 def _from_serial(n: float) -> PartialDate:
@@ -117,13 +109,6 @@ def _from_digits(s: str) -> PartialDate:
     raise ValueError("unreadable date")
 
 
-@lru_cache(maxsize=1 << 16)
-def _parse_text(raw: str) -> tuple[PartialDate | None, str | None]:
-    """Cached core; returns (result, error reason) so failures are cached too."""
-    try:
-        return _parse_core(raw), None
-    except ValueError as e:
-        return None, str(e)
 
 
 def _parse_core(raw: str) -> PartialDate | None:
@@ -180,3 +165,6 @@ def parse_date(raw: object) -> PartialDate | None:
     if err is not None:
         raise ValueError(err)
     return result
+
+
+_parse_text = cached_parser(_parse_core, maxsize=1 << 16)

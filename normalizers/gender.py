@@ -11,6 +11,7 @@ import numbers
 import re
 import unicodedata
 from functools import lru_cache
+from .cells import is_missing as _is_missing
 
 MALE, FEMALE = "男", "女"
 _MAX_LEN = 20
@@ -27,12 +28,6 @@ _MAP: dict[str, str | None] = {
 _HEDGE = re.compile(r"^(?:疑似|疑为|应为|可能是|可能|似)|(?:性别)?[?]+$")
 
 
-def _is_missing(raw: object) -> bool:
-    if raw is None:
-        return True
-    if isinstance(raw, numbers.Real) and not isinstance(raw, numbers.Integral):
-        return math.isnan(raw)
-    return type(raw).__name__ in ("NAType", "NaTType")
 
 
 @lru_cache(maxsize=256)

@@ -11,9 +11,9 @@ import math
 import numbers
 import re
 import unicodedata
-from functools import lru_cache
 
 from xunqin.normalizers.ages import chinese_int
+from .cells import cached_parser, is_missing as _is_missing
 
 MIN_CM, MAX_CM = 40.0, 230.0
 _MAX_LEN = 40
@@ -36,12 +36,6 @@ _CN_RUN = re.compile(rf"[{_CN_DIGIT}十百]+")
 _OLD_UNITS = re.compile(r"尺|寸|ft|feet|foot|inch|'|\"")
 
 
-def _is_missing(raw: object) -> bool:
-    if raw is None:
-        return True
-    if isinstance(raw, numbers.Real) and not isinstance(raw, numbers.Integral):
-        return math.isnan(raw)
-    return type(raw).__name__ in ("NAType", "NaTType")
 
 
 def _to_cm(x: float, unit: str | None) -> float:
@@ -69,13 +63,6 @@ def _cn_height(s: str) -> str:
     return _CN_RUN.sub(lambda m: str(chinese_int(m.group(0))), s)
 
 
-@lru_cache(maxsize=1 << 12)
-def _parse_text(raw: str) -> tuple[float | None, str | None]:
-    """Cached core; returns (result, error reason) so failures are cached too."""
-    try:
-        return _parse_core(raw), None
-    except ValueError as e:
-        return None, str(e)
 
 
 def _parse_core(raw: str) -> float | None:
@@ -121,3 +108,6 @@ def parse_height(raw: object) -> float | None:
     if err is not None:
         raise ValueError(err)
     return result
+
+
+_parse_text = cached_parser(_parse_core, maxsize=1 << 12)

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from .cells import is_missing as _is_missing
 
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
@@ -69,12 +70,6 @@ def check_digit(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def _is_missing(raw: object) -> bool:
-    if raw is None:
-        return True
-    if isinstance(raw, numbers.Real) and not isinstance(raw, numbers.Integral):
-        return math.isnan(raw)
-    return type(raw).__name__ in ("NAType", "NaTType")
 
 
 def _birth(yyyymmdd: str) -> dt.date:
