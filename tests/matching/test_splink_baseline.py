@@ -16,6 +16,8 @@ from xunqin.matching.evaluation import ranking_metrics  # noqa: E402
 from xunqin.matching.splink_baseline import (  # noqa: E402
     SPLINK_COLUMNS,
     SplinkResult,
+    blocking_rules,
+    em_blocking_rules,
     count_blocked_pairs,
     prepare_reports,
     prepare_stations,
@@ -71,6 +73,13 @@ STATION_CASES = [
                  id="surname-only-keeps-surname"),
     pytest.param({"name_kind": "nickname", "name_pinyin": "xiao hong"}, "alias_py",
                  "xiaohong", id="nickname-also-compared-as-alias"),
+    # Ingest leaves name_pinyin empty for nicknames: romanise the nickname text.
+    pytest.param({"name_kind": "nickname", "name_clean": "莉莉", "name_pinyin": None},
+                 "alias_py", "lili", id="nickname-without-pinyin-romanised"),
+    pytest.param({"name_kind": "nickname", "name_clean": "二娃", "name_pinyin": None},
+                 "name_py", None, id="nickname-not-a-full-name-key"),
+    pytest.param({"name_kind": "full", "name_clean": "莉莉", "name_pinyin": None},
+                 "alias_py", None, id="full-name-never-alias"),
     pytest.param({}, "alias_py", None, id="full-name-no-alias"),
     pytest.param({"gender": None}, "gender", None, id="gender-missing"),
     pytest.param({"gender": "未知"}, "gender", None, id="gender-unknown-token"),
@@ -315,7 +324,21 @@ def test_run_splink_survives_degenerate_em():
 def test_count_blocked_pairs(synthetic):
     stations, reports, _, res = synthetic
     counts = count_blocked_pairs(stations, reports)
-    assert len(counts) == 7  # one row per prediction blocking rule
+    assert len(counts) == len(blocking_rules())  # one row per prediction rule
     # Exact counting (sample=1.0) must agree with the pairs predict() scored.
     assert int(counts["cumulative_comparison_count"].iloc[-1]) == res.n_pairs
     assert (counts["marginal_comparison_count"] >= 0).all()
+
+
+def test_em_rules_name_implied_columns():
+    # A comparison whose column is implied by (but not named in) an EM blocking rule
+    # always agrees inside the block and makes EM call every pair a match.
+    sqls = [r.get_blocking_rule("duckdb").blocking_rule_sql for r in em_blocking_rules()]
+    for sql in sqls:
+        if "name_py" in sql:
+            assert "surname_py" in sql and "given_py" in sql
+        if "prefecture" in sql:
+            assert "province" in sql
+    # One session trains the names (no name column in it), one the demographics.
+    assert any("name_py" not in q and "given_py" not in q for q in sqls)
+    assert any("name_py" in q for q in sqls)
