@@ -1,6 +1,6 @@
 """``xunqin nightly`` (one night by hand) and ``xunqin serve`` (the 02:00 schedule).
 
-Wiring for flows/cli.py: ``add_arguments(parser)`` then ``run(args)`` for ``nightly``;
+flows/cli.py wires them: ``add_arguments(parser)`` then ``run(args)`` for ``nightly``;
 ``add_serve_arguments(parser)`` then ``run_serve(args)`` for ``serve``.
 """
 
@@ -58,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     """Run one night now; prints the summary counts as JSON on stdout."""
     from xunqin.flows.nightly import nightly
 
-    if getattr(args, "command", None) == "serve":
-        return run_serve(args)
     inbox = _inbox(args)
     if not inbox:
         return 2
@@ -78,17 +76,3 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     serve(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (until cli.py wires the sub-commands): ``python -m xunqin.flows.nightly_command``."""
-    parser = argparse.ArgumentParser(prog="xunqin")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_arguments(sub.add_parser("nightly", help="run one night by hand"))
-    add_serve_arguments(sub.add_parser("serve", help="serve the 02:00 Asia/Shanghai schedule"))
-    args = parser.parse_args(argv)
-    return run(args) if args.command == "nightly" else run_serve(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

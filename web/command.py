@@ -98,17 +98,3 @@ def run_user(args: argparse.Namespace) -> int:
         return 2
     print(msg)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m xunqin.web.command web|user ...``) until the CLI hooks these in."""
-    parser = argparse.ArgumentParser(prog="xunqin")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_arguments(sub.add_parser("web", help="serve the review workstation"))
-    add_user_arguments(sub.add_parser("user", help="manage workstation accounts"))
-    args = parser.parse_args(argv)
-    return run(args) if args.command == "web" else run_user(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from xunqin.flows import nightly_command, steps
+from xunqin.flows import cli, steps
 from xunqin.flows.nightly import nightly
 from xunqin.store import db, repo
 from xunqin_test_dbfixtures import count, snapshot
@@ -116,7 +116,7 @@ def test_corrupt_files_are_quarantined_and_the_others_are_taken(db_url: str, tmp
     for name, content, _ in CORRUPT:
         (inbox / name).write_bytes(content)
     # Through `xunqin nightly --inbox DIR --db URL`, as an operator runs a night by hand.
-    assert nightly_command.main(["nightly", "--inbox", str(inbox), "--db", db_url, "--top-k", str(TOP_K)]) == 0
+    assert cli.main(["nightly", "--inbox", str(inbox), "--db", db_url, "--top-k", str(TOP_K)]) == 0
     summary = json.loads(capsys.readouterr().out)
 
     assert summary["ingest"]["taken"] == 2 and summary["ingest"]["quarantined"] == len(CORRUPT)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from xunqin.flows import cli, nightly_command
 from xunqin.flows import nightly as nightly_mod
-from xunqin.flows import nightly_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,7 +125,7 @@ def test_nightly_command_refuses_a_missing_inbox(monkeypatch: pytest.MonkeyPatch
         monkeypatch.delenv(nightly_command.INBOX_ENV, raising=False)
     else:
         monkeypatch.setenv(nightly_command.INBOX_ENV, env)
-    assert nightly_command.main(argv) == code
+    assert cli.main(argv) == code
     assert "inbox" in capsys.readouterr().err
 
 

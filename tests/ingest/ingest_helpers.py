@@ -5,24 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from xunqin.normalizers.id_numbers import check_digit
+
 STATION_HEADER_ZH = ["编号", "救助站", "姓名", "性别", "估计年龄", "救助日期", "发现地点", "自述籍贯", "口音", "身高", "体貌特征", "身份证号", "备注"]
 STATION_HEADER_EN = ["record_id", "station", "name", "gender", "estimated_age", "found_date", "found_place", "hometown", "dialect", "height_cm", "features", "id_number", "notes"]
 REPORT_HEADER_ZH = ["编号", "来源", "姓名", "曾用名/小名", "性别", "出生日期", "走失时年龄", "身份证号", "走失日期", "走失地点", "户籍地址", "身高", "体貌特征", "联系电话"]
 
 
-def iso7064(first17: str) -> str:
-    """Check character of a resident ID (iterative ISO 7064 MOD 11-2)."""
-    p = 0
-    for c in first17:
-        p = ((p + int(c)) * 2) % 11
-    r = (12 - p) % 11
-    return "X" if r == 10 else str(r)
-
-
 def make_id(region: str, birth: str, seq: str) -> str:
     """A made-up, check-digit-valid 18-character number (odd seq digit = 男)."""
     first17 = region + birth + seq
-    return first17 + iso7064(first17)
+    return first17 + check_digit(first17)
 
 
 def bad_check(number: str) -> str:
