@@ -62,12 +62,18 @@ class MultiValue:
         codes = np.concatenate([self.codes, other.codes])
         return from_pairs(rows, codes, self.n)
 
-    def first(self, n_missing: int = -1) -> np.ndarray:
-        """The first value of each row (or ``n_missing``)."""
-        out = np.full(self.n, n_missing, dtype=np.int64)
-        has = self.has_any()
-        out[has] = self.codes[self.indptr[:-1][has]]
-        return out
+    def take(self, rows: np.ndarray) -> MultiValue:
+        """The rows ``rows`` (in that order) as a new field."""
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = self.indptr[rows + 1] - self.indptr[rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return MultiValue(indptr, self.gather(rows)[1])
+
+    def append(self, other: MultiValue) -> MultiValue:
+        """This field's rows followed by ``other``'s."""
+        return MultiValue(np.concatenate([self.indptr, self.indptr[-1] + other.indptr[1:]]),
+                          np.concatenate([self.codes, other.codes]))
 
 
 def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:
@@ -90,6 +96,15 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self._index)
+
+    @classmethod
+    def from_strings(cls, strings: list[str]) -> Vocabulary:
+        """A vocabulary whose code k is ``strings[k]`` (what :meth:`decode_table` gave)."""
+        vocab = cls()
+        vocab._index = dict(zip(strings, range(len(strings))))
+        if len(vocab._index) != len(strings):
+            raise ValueError("vocabulary strings repeat")
+        return vocab
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         uniques, inverse = np.unique(values.astype(str), return_inverse=True)

@@ -40,28 +40,75 @@ class Blocked:
 
 
 def _exploded_keys(
-    stations: Side, reports: Side, spec: BlockingPass
+    stations: Side,
+    reports: Side,
+    spec: BlockingPass,
+    station_focus: np.ndarray | None = None,
+    report_focus: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(row, key) for both sides, with composite keys factorized jointly so they stay small."""
+    """(row, key) for both sides, with composite keys factorized jointly so they stay small.
+
+    With a focus, rows whose key no focused row holds are dropped after each key part: they
+    can neither pair with a focused row nor change the count of a key that matters.
+    """
     s_rows = np.arange(stations.n, dtype=np.int64)
     if spec.station_kinds:
         s_rows = s_rows[np.isin(stations.values["name_kind"], spec.station_kinds)]
     r_rows = np.arange(reports.n, dtype=np.int64)
     s_key = np.zeros(len(s_rows), dtype=np.int64)
     r_key = np.zeros(len(r_rows), dtype=np.int64)
+    focused = station_focus is not None or report_focus is not None
     for part in spec.keys:
         s_owner, s_codes = stations.multi[part.station].gather(s_rows)
         r_owner, r_codes = reports.multi[part.report].gather(r_rows)
         s_rows, r_rows = s_rows[s_owner], r_rows[r_owner]
         span = np.int64(max(int(s_codes.max(initial=0)), int(r_codes.max(initial=0))) + 1)
         combined = np.concatenate([s_key[s_owner] * span + s_codes, r_key[r_owner] * span + r_codes])
-        _, inverse = np.unique(combined, return_inverse=True)
-        s_key, r_key = inverse[: len(s_rows)], inverse[len(s_rows) :]
+        # hashing, not sorting: np.unique's argsort was most of the blocking time
+        inverse, uniques = pd.factorize(combined, sort=False)
+        inverse = inverse.astype(np.int64, copy=False)
+        s_key, r_key = inverse[: len(s_rows)], inverse[len(s_rows):]
+        if focused:
+            wanted = np.zeros(len(uniques), dtype=bool)
+            if station_focus is not None:
+                wanted[s_key[station_focus[s_rows]]] = True
+            if report_focus is not None:
+                wanted[r_key[report_focus[r_rows]]] = True
+            s_keep, r_keep = wanted[s_key], wanted[r_key]
+            s_rows, s_key, r_rows, r_key = s_rows[s_keep], s_key[s_keep], r_rows[r_keep], r_key[r_keep]
     return s_rows, s_key, r_rows, r_key
 
 
-def pass_pair_codes(stations: Side, reports: Side, spec: BlockingPass) -> tuple[np.ndarray, PassStats]:
-    s_rows, s_key, r_rows, r_key = _exploded_keys(stations, reports, spec)
+def _join(
+    rows: np.ndarray, keys: np.ndarray, other_rows: np.ndarray, other_starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, other row) sharing a key; ``other_rows`` sorted by key, ``other_starts`` its
+    offsets per key."""
+    starts = other_starts[keys]
+    counts = other_starts[keys + 1] - starts
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows[owner], other_rows[np.repeat(starts, counts) + offsets]
+
+
+def _offsets(sorted_keys: np.ndarray, n_keys: int) -> np.ndarray:
+    starts = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_keys, minlength=n_keys), out=starts[1:])
+    return starts
+
+
+def pass_pair_codes(
+    stations: Side,
+    reports: Side,
+    spec: BlockingPass,
+    station_focus: np.ndarray | None = None,
+    report_focus: np.ndarray | None = None,
+) -> tuple[np.ndarray, PassStats]:
+    """Pair codes of one pass. With a focus (bool per row on either side), only pairs holding a
+    focused station record or a focused report; the per-key cap still counts every report, so a
+    focused run offers exactly the pairs of the full run that touch the focus."""
+    s_rows, s_key, r_rows, r_key = _exploded_keys(stations, reports, spec, station_focus, report_focus)
     n_keys = int(max(s_key.max(initial=-1), r_key.max(initial=-1))) + 1
     # a report holding a key twice (two readings folding alike) must count once
     r_unique = unique_ints(r_key * np.int64(reports.n) + r_rows)
@@ -71,14 +118,22 @@ def pass_pair_codes(stations: Side, reports: Side, spec: BlockingPass) -> tuple[
     s_over = over[s_key] if len(s_key) else np.zeros(0, dtype=bool)
     skipped_station_rows = len(np.unique(s_rows[s_over]))
     s_rows, s_key = s_rows[~s_over], s_key[~s_over]
-    starts = np.zeros(n_keys + 1, dtype=np.int64)
-    np.cumsum(per_key, out=starts[1:])  # r_key is sorted: r_unique sorted by key then row
-    counts = per_key[s_key]
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(s_key), dtype=np.int64), counts)
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    report_rows = r_rows[np.repeat(starts[s_key], counts) + offsets]
-    codes = unique_ints(s_rows[owner] * np.int64(reports.n) + report_rows)
+    n = np.int64(reports.n)
+    if station_focus is None and report_focus is None:
+        pair_s, pair_r = _join(s_rows, s_key, r_rows, _offsets(r_key, n_keys))  # r_key is sorted
+        codes = unique_ints(pair_s * n + pair_r)
+    else:
+        parts = []
+        if station_focus is not None:
+            mine = station_focus[s_rows]
+            pair_s, pair_r = _join(s_rows[mine], s_key[mine], r_rows, _offsets(r_key, n_keys))
+            parts.append(pair_s * n + pair_r)
+        if report_focus is not None:
+            mine = report_focus[r_rows] & ~over[r_key]
+            by_key = np.argsort(s_key, kind="stable")
+            pair_r, pair_s = _join(r_rows[mine], r_key[mine], s_rows[by_key], _offsets(s_key[by_key], n_keys))
+            parts.append(pair_s * n + pair_r)
+        codes = unique_ints(np.concatenate(parts))
     stats = PassStats(spec.name, len(codes), int(over.sum()), skipped_station_rows)
     return codes, stats
 
@@ -107,11 +162,19 @@ class KeyPassIndex(BaseIndexAlgorithm):
         )
 
 
-def index(prepared: Prepared, settings: Settings) -> Blocked:
-    """Every pass, then their union."""
+def index(
+    prepared: Prepared,
+    settings: Settings,
+    station_focus: np.ndarray | None = None,
+    report_focus: np.ndarray | None = None,
+) -> Blocked:
+    """Every pass, then their union (only pairs touching the focus when one is given)."""
     stats, pass_codes = [], {}
     for spec in settings.blocking:
-        codes, pass_stats = KeyPassIndex(spec, prepared).pair_codes()
+        if station_focus is None and report_focus is None:
+            codes, pass_stats = KeyPassIndex(spec, prepared).pair_codes()
+        else:
+            codes, pass_stats = pass_pair_codes(prepared.stations, prepared.reports, spec, station_focus, report_focus)
         pass_codes[spec.name] = codes
         stats.append(pass_stats)
     union = unique_ints(np.concatenate(list(pass_codes.values()))) if pass_codes else np.zeros(0, np.int64)

@@ -61,8 +61,8 @@ def _name_missing(ctx: Context, i, j, p) -> np.ndarray:
 def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
     """Jaro-Winkler on the first (most likely) reading of both full names, spaces removed."""
     field = p.get("field", "name_pinyin")
-    a = ctx.stations.multi[field].first()[i]
-    b = ctx.reports.multi[field].first()[j]
+    a = ctx.stations.values[f"{field}_first"][i]
+    b = ctx.reports.values[f"{field}_first"][j]
     ok = (a >= 0) & (b >= 0)
     out = np.zeros(len(i), dtype=bool)
     if not ok.any():

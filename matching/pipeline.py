@@ -32,25 +32,6 @@ def _pair_keys(station_ids, report_ids) -> pd.Index:
     return pd.Index(pd.Series(station_ids, dtype=str).str.cat(pd.Series(report_ids, dtype=str), sep="\x1f"))
 
 
-def _frequencies_from(prepared: Prepared, name_frequency: pd.Series) -> np.ndarray:
-    """Term frequencies by vocabulary code from a name -> share table."""
-    out = np.zeros(len(prepared.vocab), dtype=float)
-    for name, share in name_frequency.items():
-        code = prepared.vocab.code(str(name))
-        if code is not None:
-            out[code] = float(share)
-    return out
-
-
-def name_frequencies(reports: pd.DataFrame) -> pd.Series:
-    """Share of reports holding each name or alias: the table an incremental run passes back in."""
-    names = reports["name_clean"].astype("string").fillna("")
-    aliases = reports.get("alias_clean", pd.Series("", index=reports.index)).astype("string").fillna("")
-    per_report = (names + "|" + aliases).str.split("|").map(lambda v: set(x for x in v if x))
-    counts = per_report.explode().dropna().value_counts()
-    return counts / max(len(reports), 1)
-
-
 def random_pair_levels(ctx, settings: Settings, prepared: Prepared) -> np.ndarray:
     rng = np.random.default_rng(settings.em.seed)
     n = settings.em.u_random_pairs
@@ -82,13 +63,56 @@ def match(
     progress: Progress | None = None,
     keep_scored_pairs: bool = False,
     exclude_pairs: pd.DataFrame | None = None,
-    name_frequency: pd.Series | None = None,
 ) -> MatchResult:
     """Rank candidate reports for every station record; train the model if none is given.
 
     ``exclude_pairs`` (station_record_id, report_id) are never offered (a reviewer ruled them
-    out). ``name_frequency`` (name -> share of all reports) replaces the term frequencies taken
-    from ``reports`` when those are only a slice of everything held (an incremental night).
+    out).
+    """
+    say = progress or (lambda _message: None)
+    clock = time.perf_counter()
+    say(f"preparing {len(stations):,} station records and {len(reports):,} reports")
+    prepared = prepare(stations, reports)
+    seconds = round(time.perf_counter() - clock, 2)
+    result = match_prepared(prepared, settings=settings, model=model, top_k=top_k, progress=progress,
+                            keep_scored_pairs=keep_scored_pairs, exclude_pairs=exclude_pairs)
+    result.timings = {"prepare": seconds, **result.timings}
+    return result
+
+
+def _compact(prepared: Prepared, i: np.ndarray, j: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray]:
+    """Only the rows the pairs touch (a focused run's few pairs must not pay for every row),
+    and the pairs renumbered into them."""
+    station_rows, report_rows = np.unique(i), np.unique(j)
+    small = Prepared(prepared.stations.take(station_rows), prepared.reports.take(report_rows), prepared.vocab,
+                     prepared.name_frequency, prepared.tf_floor)
+    return small, np.searchsorted(station_rows, i), np.searchsorted(report_rows, j)
+
+
+def match_prepared(
+    prepared: Prepared,
+    *,
+    settings: Settings | None = None,
+    model: model_mod.Model | None = None,
+    top_k: int | None = None,
+    progress: Progress | None = None,
+    keep_scored_pairs: bool = False,
+    exclude_pairs: pd.DataFrame | None = None,
+    station_focus: np.ndarray | None = None,
+    report_focus: np.ndarray | None = None,
+    station_open: np.ndarray | None = None,
+    report_open: np.ndarray | None = None,
+    score_floor: np.ndarray | None = None,
+) -> MatchResult:
+    """:func:`match` on prepared tables.
+
+    With a focus (bool per row of either side) only the pairs holding a focused station record
+    or a focused report are compared: an incremental night's new records against everything
+    held. Blocking caps and name frequencies still count every report, so each focused pair
+    gets the score and the evidence the full run would give it. Rows whose ``*_open`` is False
+    (a reviewer confirmed the person) stay in the counts but are never offered. ``score_floor``
+    (per station row, -inf for none) drops pairs scoring below it before ranking: the K-th
+    score of a stored full list that a new pair must beat to enter it.
     """
     say = progress or (lambda _message: None)
     settings = model.settings if model is not None else (settings or default_settings())
@@ -102,36 +126,40 @@ def match(
         timings[name] = round(now - clock, 2)
         clock = now
 
-    say(f"preparing {len(stations):,} station records and {len(reports):,} reports")
-    prepared = prepare(stations, reports)
-    if name_frequency is not None:
-        prepared.name_frequency = _frequencies_from(prepared, name_frequency)
-        # a table over all reports: its rarest name is held by one report of them all
-        shares = name_frequency[name_frequency > 0]
-        if len(shares):
-            prepared.tf_floor = float(shares.min())
-    ctx = compare_mod.context(prepared)
-    lap("prepare")
-    blocked = blocking.index(prepared, settings)
+    focused = station_focus is not None or report_focus is not None
+    blocked = blocking.index(prepared, settings, station_focus, report_focus)
     say(f"blocking: {blocked.n_pairs:,} candidate pairs from {len(settings.blocking)} passes")
-    lap("index")
     i, j = blocked.station_rows, blocked.report_rows
+    keep = np.ones(len(i), dtype=bool)
+    if station_open is not None:
+        keep &= station_open[i]
+    if report_open is not None:
+        keep &= report_open[j]
     if exclude_pairs is not None and len(exclude_pairs):
-        keep = ~_pair_keys(prepared.stations.ids[i], prepared.reports.ids[j]).isin(
+        ruled_out = _pair_keys(prepared.stations.ids[i], prepared.reports.ids[j]).isin(
             _pair_keys(exclude_pairs["station_record_id"], exclude_pairs["report_id"])
         )
-        i, j = i[keep], j[keep]
-        say(f"excluded {int((~keep).sum()):,} pairs ruled out by reviewers")
+        say(f"excluded {int((ruled_out & keep).sum()):,} pairs ruled out by reviewers")
+        keep &= ~ruled_out
+    i, j = i[keep], j[keep]
+    # compare and score on only the rows the pairs touch; rank on the whole tables (a person
+    # reported twice is grouped with reports that were not compared)
+    small, si, sj = _compact(prepared, i, j) if focused else (prepared, i, j)
+    lap("index")
+    ctx = compare_mod.context(small)
     levels = compare_mod.compare(
-        ctx, settings, i, j,
+        ctx, settings, si, sj,
         progress=lambda done, total: say(f"comparing: {done:,}/{total:,} pairs"),
     )
     lap("compare")
     if model is None:
         say("training: u from random pairs, m by EM on blocked pairs")
-        model = train(ctx, settings, prepared, i, levels)
+        model = train(compare_mod.context(prepared) if focused else ctx, settings, prepared, si, levels)
         lap("train")
-    total_all = rank_mod.score(model, prepared, levels, i)
+    total_all = rank_mod.score(model, small, levels, si)
+    if score_floor is not None:
+        enters = total_all >= score_floor[i]
+        i, j, si, levels, total_all = i[enters], j[enters], si[enters], levels[enters], total_all[enters]
     lap("score")
     ranked = rank_mod.rank(prepared, i, j, total_all, top_k)
     rows = ranked.pair_index
@@ -146,7 +174,7 @@ def match(
             "duplicate_report_ids": ranked.duplicates,
         }
     )
-    weights = rank_mod.pair_weights(model, prepared, levels[rows], i[rows])
+    weights = rank_mod.pair_weights(model, small, levels[rows], si[rows])
     evidence = evidence_frame(model, levels[rows], weights)
     candidates = pd.concat([candidates, evidence], axis=1)
     lap("rank")

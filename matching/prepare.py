@@ -28,6 +28,20 @@ class Side:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     multi: dict[str, MultiValue] = field(default_factory=dict)
 
+    def take(self, rows: np.ndarray) -> Side:
+        """The rows ``rows`` (positions, in that order) as a new side."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Side(self.ids[rows], len(rows), {k: v[rows] for k, v in self.values.items()},
+                    {k: m.take(rows) for k, m in self.multi.items()})
+
+    def append(self, other: Side) -> Side:
+        """This side's rows followed by ``other``'s (prepared with the same vocabulary)."""
+        if self.values.keys() != other.values.keys() or self.multi.keys() != other.multi.keys():
+            raise ValueError("sides hold different fields")
+        return Side(np.concatenate([self.ids, other.ids]), self.n + other.n,
+                    {k: np.concatenate([v, other.values[k]]) for k, v in self.values.items()},
+                    {k: m.append(other.multi[k]) for k, m in self.multi.items()})
+
 
 @dataclass
 class Prepared:
@@ -169,6 +183,16 @@ def station_birth_interval(
     return found_year - age_high - tolerance, found_year - age_low + tolerance
 
 
+def _first(series: pd.Series) -> pd.Series:
+    """The first of '|'-joined values: the reading or place the normalizer ranked most likely.
+
+    Kept as its own column because a MultiValue row holds its codes in code order, which
+    depends on what the vocabulary met first (another order in a refreshed snapshot).
+    """
+    text = series.astype("string").fillna("")
+    return text.map({u: u.split("|", 1)[0] for u in pd.unique(text)})
+
+
 def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None:
     n = len(df)
     name = _col(df, "name_clean")
@@ -185,6 +209,10 @@ def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None
     m["surname_folded"] = split_multi(_folded(surname), vocab)
     m["given_pinyin"] = split_multi(given, vocab)
     m["given_folded"] = split_multi(given_folded, vocab)
+    first = _first(pinyin)
+    if alias:  # a report with no name but an alias (小名): the alias's reading
+        first = first.where(first != "", _first(_col(df, "alias_pinyin")))
+    side.values["name_pinyin_first"] = single(first, vocab)
     if alias:
         # a report's aliases (小名, former names) count as names of the same person
         m["name_all"] = split_multi(name, vocab).union(split_multi(_col(df, "alias_clean"), vocab))
@@ -233,6 +261,7 @@ def _common(df: pd.DataFrame, vocab: Vocabulary, side: Side) -> None:
     side.values["height"] = _float(df, "height_cm")
     home = _col(df, "hometown_codes")
     side.multi["home_codes"] = split_multi(home, vocab)
+    side.values["home_first"] = single(_first(home), vocab)
     side.multi["home_prefectures"] = split_multi(_prefectures(home), vocab)
     side.multi["home_provinces"] = split_multi(_provinces(home), vocab)
     side.multi.update(_mark_levels(_col(df, "marks"), vocab, side.n))
@@ -311,11 +340,16 @@ def _gender_key(gender: np.ndarray, vocab: Vocabulary) -> MultiValue:
     return from_pairs(rows, codes, len(gender))
 
 
+def assemble(stations: Side, reports: Side, vocab: Vocabulary) -> Prepared:
+    """Both sides (prepared with ``vocab``) with the term frequencies of the reports' names."""
+    # term frequencies of names (and aliases) among reports: 王秀英 agrees by chance more often
+    names = reports.multi["name_all"].codes
+    frequency = np.bincount(names, minlength=len(vocab)).astype(float) / max(reports.n, 1)
+    return Prepared(stations, reports, vocab, frequency, 1.0 / max(reports.n, 1))
+
+
 def prepare(stations: pd.DataFrame, reports: pd.DataFrame, slack: float = 2.0) -> Prepared:
     vocab = Vocabulary()
     reports_side = prepare_reports(reports.reset_index(drop=True), vocab)
     stations_side = prepare_stations(stations.reset_index(drop=True), vocab, slack)
-    # term frequencies of names (and aliases) among reports: 王秀英 agrees by chance more often
-    names = reports_side.multi["name_all"].codes
-    frequency = np.bincount(names, minlength=len(vocab)).astype(float) / max(reports_side.n, 1)
-    return Prepared(stations_side, reports_side, vocab, frequency, 1.0 / max(reports_side.n, 1))
+    return assemble(stations_side, reports_side, vocab)

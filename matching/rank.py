@@ -59,7 +59,7 @@ def duplicate_groups(prepared: Prepared) -> np.ndarray:
             "id": id_number,
             "name": rp.values["name_clean"],
             "birth": birth,
-            "home": rp.multi["home_codes"].first(),
+            "home": rp.values["home_first"],
         }
     )
     by_id = np.where(id_number >= 0, frame.groupby("id").ngroup().to_numpy(), -1)

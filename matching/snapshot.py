@@ -1,0 +1,203 @@
+"""Prepared tables kept between runs, so a night with a few new records does not prepare every
+record again.
+
+A :class:`Snapshot` holds both prepared sides with their shared vocabulary, and per row the
+caller's token (the database row id of that record version). :func:`refresh` drops the rows
+whose tokens are gone and prepares only the new ones; :func:`save` and :func:`load` keep it in
+one ``.npz`` file (plain arrays and JSON text, nothing pickled). A snapshot written by other
+preparation code (any change to this package's preparation modules) is refused on load, and the
+caller prepares from scratch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .arrays import MultiValue, Vocabulary
+from .prepare import Prepared, Side, assemble, prepare_reports, prepare_stations
+
+FORMAT = "xunqin-prepared/1"
+KINDS = ("stations", "reports")
+SEPARATOR = "\x1f"  # joins strings into one text array (no ids, names or codes hold it)
+
+
+class SnapshotError(Exception):
+    """A snapshot file that cannot be used (other format, other preparation code, damaged)."""
+
+
+@dataclass
+class Snapshot:
+    stations: Side
+    reports: Side
+    vocab: Vocabulary
+    tokens: dict[str, np.ndarray]  # per kind, int64 token of each row (the database row id)
+    info: dict[str, Any] = field(default_factory=dict)  # the caller's JSON facts (which database)
+    dropped: int = 0  # rows dropped since built: their vocabulary entries are dead weight
+
+    def side(self, kind: str) -> Side:
+        return self.stations if kind == "stations" else self.reports
+
+    def prepared(self) -> Prepared:
+        return assemble(self.stations, self.reports, self.vocab)
+
+    @property
+    def rows(self) -> int:
+        return self.stations.n + self.reports.n
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the code that prepares rows: a snapshot from other code is not reused."""
+    from xunqin.normalizers import phonetic
+
+    from . import arrays, prepare as prepare_mod
+
+    digest = hashlib.sha256(FORMAT.encode())
+    for module in (prepare_mod, arrays, phonetic):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _prepare(kind: str, frame: pd.DataFrame, vocab: Vocabulary) -> Side:
+    frame = frame.reset_index(drop=True)
+    return prepare_stations(frame, vocab) if kind == "stations" else prepare_reports(frame, vocab)
+
+
+def build(frames: dict[str, pd.DataFrame], tokens: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> Snapshot:
+    """Prepare both kinds from their normalized tables (the same tables :func:`prepare` takes)."""
+    vocab = Vocabulary()
+    reports = _prepare("reports", frames["reports"], vocab)  # reports first, as prepare() does
+    stations = _prepare("stations", frames["stations"], vocab)
+    return Snapshot(stations, reports, vocab, {k: np.asarray(tokens[k], dtype=np.int64) for k in KINDS}, dict(info or {}))
+
+
+def refresh(snapshot: Snapshot, drop: dict[str, np.ndarray], add: dict[str, tuple[pd.DataFrame, np.ndarray]]) -> Snapshot:
+    """Rows whose token is in ``drop[kind]`` leave; ``add[kind]`` (table, tokens) are prepared
+    and appended. The vocabulary is extended in place: use the returned snapshot only."""
+    sides: dict[str, Side] = {}
+    tokens: dict[str, np.ndarray] = {}
+    dropped = snapshot.dropped
+    for kind in KINDS:
+        side, held = snapshot.side(kind), snapshot.tokens[kind]
+        gone = np.isin(held, np.asarray(drop.get(kind, ()), dtype=np.int64))
+        if gone.any():
+            side, held = side.take(np.flatnonzero(~gone)), held[~gone]
+            dropped += int(gone.sum())
+        frame, new_tokens = add.get(kind, (None, ()))
+        if frame is not None and len(frame):
+            if len(new_tokens) != len(frame):
+                raise ValueError(f"{kind}: {len(frame)} rows but {len(new_tokens)} tokens")
+            side = side.append(_prepare(kind, frame, snapshot.vocab))
+            held = np.concatenate([held, np.asarray(new_tokens, dtype=np.int64)])
+        sides[kind], tokens[kind] = side, held
+    return Snapshot(sides["stations"], sides["reports"], snapshot.vocab, tokens, dict(snapshot.info), dropped)
+
+
+# --------------------------------------------------------------------------- file
+
+
+def _text(values) -> np.ndarray:  # type: ignore[no-untyped-def]
+    strings = ["" if v is None else str(v) for v in values]
+    joined = SEPARATOR.join(strings)
+    if joined.count(SEPARATOR) != max(len(strings) - 1, 0):
+        raise SnapshotError("a value holds the separator character; not kept")
+    return np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+
+
+def _strings(buffer: np.ndarray, n: int) -> list[str]:
+    if n == 0:
+        return []
+    out = buffer.tobytes().decode("utf-8").split(SEPARATOR)
+    if len(out) != n:
+        raise SnapshotError(f"text array holds {len(out)} values, expected {n}")
+    return out
+
+
+def _side_arrays(kind: str, side: Side, out: dict[str, np.ndarray], layout: dict[str, Any]) -> None:
+    out[f"{kind}/ids"] = _text(side.ids)
+    texts = []
+    for name, values in side.values.items():
+        if values.dtype == object:
+            out[f"{kind}/v/{name}"] = _text(values)
+            texts.append(name)
+        else:
+            out[f"{kind}/v/{name}"] = values
+    for name, multi in side.multi.items():
+        out[f"{kind}/m/{name}/indptr"] = multi.indptr
+        out[f"{kind}/m/{name}/codes"] = multi.codes
+    layout[kind] = {"n": side.n, "values": sorted(side.values), "text_values": sorted(texts), "multi": sorted(side.multi)}
+
+
+def save(snapshot: Snapshot, path: str | Path) -> Path:
+    """Write the snapshot to ``path`` (written aside, then renamed: never half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    layout: dict[str, Any] = {}
+    for kind in KINDS:
+        _side_arrays(kind, snapshot.side(kind), arrays, layout)
+        arrays[f"{kind}/tokens"] = snapshot.tokens[kind]
+    arrays["vocab"] = _text(snapshot.vocab.decode_table())
+    meta = {"format": FORMAT, "code": code_fingerprint(), "vocab": len(snapshot.vocab), "layout": layout,
+            "info": snapshot.info, "dropped": snapshot.dropped}
+    arrays["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(partial, path)
+    return path
+
+
+def read_info(path: str | Path) -> dict[str, Any]:
+    """The JSON header of a snapshot file (format, code fingerprint, the caller's info)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(data["meta"].tobytes().decode("utf-8"))
+    except Exception as exc:  # as in load()
+        raise SnapshotError(f"unreadable snapshot ({type(exc).__name__})") from exc
+
+
+def load(path: str | Path) -> Snapshot:
+    """Read a snapshot; :class:`SnapshotError` when it is of another format or code, or damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+            if meta.get("format") != FORMAT or meta.get("code") != code_fingerprint():
+                raise SnapshotError("snapshot written by other preparation code")
+            vocab = Vocabulary.from_strings(_strings(data["vocab"], int(meta["vocab"])))
+            sides: dict[str, Side] = {}
+            tokens: dict[str, np.ndarray] = {}
+            for kind in KINDS:
+                shape = meta["layout"][kind]
+                n = int(shape["n"])
+                values: dict[str, np.ndarray] = {}
+                for name in shape["values"]:
+                    array = data[f"{kind}/v/{name}"]
+                    values[name] = (np.array(_strings(array, n), dtype=object) if name in shape["text_values"]
+                                    else array)
+                    if len(values[name]) != n:
+                        raise SnapshotError(f"{kind}.{name}: {len(values[name])} rows, expected {n}")
+                multi = {}
+                for name in shape["multi"]:
+                    m = MultiValue(data[f"{kind}/m/{name}/indptr"], data[f"{kind}/m/{name}/codes"])
+                    if m.n != n or (len(m.codes) and int(m.codes.max()) >= len(vocab)):
+                        raise SnapshotError(f"{kind}.{name}: damaged")
+                    multi[name] = m
+                sides[kind] = Side(np.array(_strings(data[f"{kind}/ids"], n), dtype=object), n, values, multi)
+                tokens[kind] = data[f"{kind}/tokens"]
+                if len(tokens[kind]) != n:
+                    raise SnapshotError(f"{kind}: {len(tokens[kind])} tokens, expected {n}")
+    except SnapshotError:
+        raise
+    except Exception as exc:  # numpy, zipfile and json each fail their own way on a damaged file
+        raise SnapshotError(f"unreadable snapshot ({type(exc).__name__})") from exc
+    return Snapshot(sides["stations"], sides["reports"], vocab, tokens, meta.get("info", {}), int(meta.get("dropped", 0)))

@@ -1,0 +1,620 @@
+"""Prepared-record snapshots and focused matching, on generated exchange tables.
+
+A snapshot saved and loaded is the snapshot that was saved; a snapshot refreshed by dropping
+and adding rows holds what a snapshot built from scratch on the same rows holds; damaged or
+foreign files are refused. Blocking and matching with a focus give exactly the full run's pairs
+(and scores, and rankings) that touch the focus, and closed rows are never offered while the
+blocking caps still count them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xunqin.matching import blocking
+from xunqin.matching import snapshot as snapshot_mod
+from xunqin.matching.arrays import Vocabulary, unique_ints
+from xunqin.matching.pipeline import match_prepared
+from xunqin.matching.prepare import Prepared, Side, prepare
+from xunqin.matching.settings import Settings, default_settings
+from xunqin.matching.snapshot import Snapshot, SnapshotError, build, load, read_info, refresh, save
+
+N_STATIONS, N_REPORTS, SEED = 60, 600, 5
+SMALL_CAP = 3  # per-key report cap that many keys of 600 reports exceed
+KINDS = ("stations", "reports")
+CODE_VALUES = ("name_clean", "id_number", "name_pinyin_first", "home_first")  # single-valued fields holding vocabulary codes
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """Normalized station and report tables, through the exchange files and the ingest code."""
+    from xunqin.data.generate import generate, write
+    from xunqin.ingest.read import read_table
+    from xunqin.ingest.tables import normalize_reports, normalize_stations
+
+    paths = write(generate(N_STATIONS, N_REPORTS, seed=SEED), tmp_path_factory.mktemp("raw"),
+                  tables=("stations", "reports"))
+    stations, _ = normalize_stations(read_table(paths["stations"], "stations"))
+    reports, _ = normalize_reports(read_table(paths["reports"], "reports"))
+    assert len(stations) == N_STATIONS and len(reports) == N_REPORTS
+    return {"stations": stations.reset_index(drop=True), "reports": reports.reset_index(drop=True)}
+
+
+@pytest.fixture(scope="module")
+def tokens(tables) -> dict[str, np.ndarray]:
+    """A database row id per row: distinct, unordered, unrelated to row positions."""
+    rng = np.random.default_rng(1)
+    return {
+        kind: (offset + 7 * rng.permutation(len(tables[kind]))).astype(np.int64)
+        for kind, offset in (("stations", 100_000), ("reports", 500_000))
+    }
+
+
+@pytest.fixture(scope="module")
+def prepared(tables) -> Prepared:
+    return prepare(tables["stations"], tables["reports"])
+
+
+def _capped(settings: Settings, cap: int | None) -> Settings:
+    if cap is None:
+        return settings
+    return dataclasses.replace(
+        settings, blocking=tuple(dataclasses.replace(p, max_reports_per_key=cap) for p in settings.blocking)
+    )
+
+
+@pytest.fixture(scope="module")
+def models(prepared):
+    """One model trained on the full run; per cap, that model with the cap in its settings
+    (blocking does not enter the weights, so both score pairs alike)."""
+    model = match_prepared(prepared).model
+    return {cap: dataclasses.replace(model, settings=_capped(model.settings, cap)) for cap in (None, SMALL_CAP)}
+
+
+@pytest.fixture(scope="module")
+def full_runs(prepared, models):
+    """The full (unfocused, all open) run per cap, with every scored pair."""
+    return {cap: match_prepared(prepared, model=model, keep_scored_pairs=True) for cap, model in models.items()}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _mask(n: int, share: float, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(n) < share
+
+
+def _frame(tables, kind: str, rows) -> pd.DataFrame:
+    return tables[kind].iloc[sorted(rows)].reset_index(drop=True)
+
+
+def _decoded(snap: Snapshot, kind: str) -> dict[int, dict[str, object]]:
+    """Per token, every field of the row in vocabulary-free form (strings, sets of strings,
+    numbers with None for NaN and for a missing code)."""
+    side = snap.side(kind)
+    table = snap.vocab.decode_table()
+    columns: dict[str, list] = {"id": [str(x) for x in side.ids]}
+    for name, values in side.values.items():
+        if name in CODE_VALUES:
+            columns[f"v:{name}"] = [None if c < 0 else table[c] for c in values.tolist()]
+        elif values.dtype.kind == "f":
+            columns[f"v:{name}"] = [None if np.isnan(x) else x for x in values.tolist()]
+        else:
+            columns[f"v:{name}"] = values.tolist()
+    for name, multi in side.multi.items():
+        columns[f"m:{name}"] = [frozenset(table[multi.codes[a:b]].tolist())
+                                for a, b in zip(multi.indptr[:-1].tolist(), multi.indptr[1:].tolist())]
+    held = snap.tokens[kind].tolist()
+    assert len(set(held)) == len(held) == side.n
+    assert all(len(column) == side.n for column in columns.values())
+    return {token: {f: column[r] for f, column in columns.items()} for r, token in enumerate(held)}
+
+
+def _name_shares(p: Prepared) -> dict[str, float]:
+    table = p.vocab.decode_table()
+    return {table[c]: float(f) for c, f in enumerate(p.name_frequency) if f > 0}
+
+
+def _differing(a: dict, b: dict) -> list:
+    """Keys (and for row dicts the fields) that differ, without printing any value."""
+    out = sorted(set(a) ^ set(b))
+    for key in set(a) & set(b):
+        if isinstance(a[key], dict):
+            out += [(key, f) for f in sorted(set(a[key]) | set(b[key])) if a[key].get(f, "∅") != b[key].get(f, "∅")]
+        elif a[key] != b[key]:
+            out.append(key)
+    return out
+
+
+def _assert_same_snapshot(got: Snapshot, want: Snapshot) -> None:
+    """Field-by-field equality, codes included (a loaded snapshot is the saved one exactly)."""
+    for kind in KINDS:
+        g, w = got.side(kind), want.side(kind)
+        assert g.n == w.n
+        assert g.ids.dtype == object and g.ids.tolist() == w.ids.tolist()
+        assert g.values.keys() == w.values.keys() and g.multi.keys() == w.multi.keys()
+        for name, values in w.values.items():
+            assert g.values[name].dtype == values.dtype, name
+            np.testing.assert_array_equal(g.values[name], values, err_msg=f"{kind}.{name}")
+        for name, multi in w.multi.items():
+            np.testing.assert_array_equal(g.multi[name].indptr, multi.indptr, err_msg=f"{kind}.{name}")
+            np.testing.assert_array_equal(g.multi[name].codes, multi.codes, err_msg=f"{kind}.{name}")
+        assert got.tokens[kind].dtype == np.int64
+        np.testing.assert_array_equal(got.tokens[kind], want.tokens[kind])
+    assert got.vocab.decode_table().tolist() == want.vocab.decode_table().tolist()
+    assert got.info == want.info
+    assert got.dropped == want.dropped
+
+
+# --------------------------------------------------------------------------- 1. save / load
+
+
+@pytest.fixture(scope="module")
+def refreshed(tables, tokens) -> Snapshot:
+    """A snapshot that has lived a night: rows dropped (dead vocabulary entries) and added."""
+    first = {"stations": range(0, 45), "reports": range(0, 450)}
+    snap = build({k: _frame(tables, k, first[k]) for k in KINDS},
+                 {k: tokens[k][sorted(first[k])] for k in KINDS},
+                 info={"database": "sqlite:///工作站.db", "night": 3, "nested": {"ok": [1, 2]}})
+    drop = {"stations": tokens["stations"][[0, 3, 7]], "reports": tokens["reports"][10:40]}
+    add = {k: (_frame(tables, k, range(len(first[k]), len(tables[k]))),
+               tokens[k][len(first[k]):]) for k in KINDS}
+    return refresh(snap, drop, add)
+
+
+def test_save_load_round_trip(refreshed, tmp_path):
+    assert refreshed.dropped == 33 and refreshed.rows == N_STATIONS + N_REPORTS - 33
+    path = save(refreshed, tmp_path / "deep" / "prepared.npz")
+    assert path.exists() and sorted(p.name for p in path.parent.iterdir()) == ["prepared.npz"]
+    loaded = load(path)
+    _assert_same_snapshot(loaded, refreshed)
+    assert loaded.side("stations").values["name_kind"].dtype == object
+    header = read_info(path)
+    assert header["format"] == snapshot_mod.FORMAT and header["code"] == snapshot_mod.code_fingerprint()
+    assert header["info"] == refreshed.info
+
+
+def test_save_load_round_trip_with_an_empty_side(tables, tokens, tmp_path):
+    snap = build({"stations": tables["stations"].iloc[:0], "reports": tables["reports"].iloc[:5]},
+                 {"stations": np.zeros(0, dtype=np.int64), "reports": tokens["reports"][:5]})
+    loaded = load(save(snap, tmp_path / "p.npz"))
+    _assert_same_snapshot(loaded, snap)
+    assert loaded.stations.n == 0
+
+
+def test_loaded_snapshot_matches_like_the_saved_one(refreshed, models, tmp_path):
+    loaded = load(save(refreshed, tmp_path / "p.npz"))
+    before = match_prepared(refreshed.prepared(), model=models[None]).candidates
+    after = match_prepared(loaded.prepared(), model=models[None]).candidates
+    assert len(before)
+    pd.testing.assert_frame_equal(after, before)
+
+
+def _row(side: Side, r: int) -> dict[str, object]:
+    out: dict[str, object] = {"id": side.ids[r]}
+    for name, values in side.values.items():
+        x = values[r]
+        out[f"v:{name}"] = None if isinstance(x, float) and np.isnan(x) else x
+    for name, m in side.multi.items():
+        out[f"m:{name}"] = m.codes[m.indptr[r]:m.indptr[r + 1]].tolist()  # same vocabulary: codes, in order
+    return out
+
+
+TAKES = {"mixed": [5, 0, 5, 3, 59], "tail": [59, 58], "none": [], "all": list(range(N_STATIONS))}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rows", list(TAKES.values()), ids=list(TAKES))
+def test_take_and_append_keep_each_row(prepared, kind, rows):
+    side = prepared.stations if kind == "stations" else prepared.reports
+    taken = side.take(np.array(rows, dtype=np.int64))
+    assert taken.n == len(rows) and all(m.n == len(rows) for m in taken.multi.values())
+    assert [_row(taken, k) for k in range(taken.n)] == [_row(side, r) for r in rows]
+    more = [1, 2, 7]
+    joined = taken.append(side.take(np.array(more)))
+    assert joined.n == len(rows) + len(more)
+    assert [_row(joined, k) for k in range(joined.n)] == [_row(side, r) for r in rows + more]
+    assert all(int(m.indptr[-1]) == len(m.codes) for m in joined.multi.values())
+
+
+def test_append_refuses_sides_with_other_fields(prepared):
+    with pytest.raises(ValueError):
+        prepared.stations.take(np.arange(2)).append(prepared.reports.take(np.arange(2)))
+
+
+# --------------------------------------------------------------------------- 2. refresh
+
+
+def _part(n: int, lo: float, hi: float, step: int = 1) -> set[int]:
+    return set(range(int(n * lo), int(n * hi), step))
+
+
+# per scenario, from a table's row count: (rows built, [(rows dropped, rows added) per refresh]);
+# rows are positions in the generated tables, given as shares so both kinds share the plan
+SCENARIOS = {
+    # a night: a few old rows leave, new rows arrive
+    "drop_and_add": lambda n: (_part(n, 0, 0.7), [(_part(n, 0.1, 0.7, 4), _part(n, 0.7, 1))]),
+    # everything built at once, then rows leave (a changed record's old version)
+    "drop_only": lambda n: (_part(n, 0, 1), [(_part(n, 0, 1, 5), set())]),
+    "add_only": lambda n: (_part(n, 0, 0.5), [(set(), _part(n, 0.5, 1))]),
+    # two nights in a row, the second dropping rows the first added
+    "two_nights": lambda n: (_part(n, 0, 0.5), [(_part(n, 0, 0.5, 6), _part(n, 0.5, 0.8)),
+                                                 (_part(n, 0.5, 0.8, 3) | {1, 2}, _part(n, 0.8, 1))]),
+    # every old row leaves
+    "replace_all": lambda n: (_part(n, 0, 0.4), [(_part(n, 0, 0.4), _part(n, 0.4, 1))]),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_refresh_equals_build_from_scratch(tables, tokens, scenario):
+    plans = {k: SCENARIOS[scenario](len(tables[k])) for k in KINDS}
+    held = {k: set(plans[k][0]) for k in KINDS}
+    snap = build({k: _frame(tables, k, held[k]) for k in KINDS}, {k: tokens[k][sorted(held[k])] for k in KINDS})
+    dropped = 0
+    for night in range(len(plans["stations"][1])):
+        drop, add = {}, {}
+        for k in KINDS:
+            gone, new = plans[k][1][night]
+            assert gone <= held[k] and not new & held[k]
+            drop[k] = tokens[k][sorted(gone)]
+            add[k] = (_frame(tables, k, new), tokens[k][sorted(new)])
+            held[k] = (held[k] - gone) | new
+            dropped += len(gone)
+        snap = refresh(snap, drop, add)
+    scratch = build({k: _frame(tables, k, held[k]) for k in KINDS}, {k: tokens[k][sorted(held[k])] for k in KINDS})
+
+    assert snap.dropped == dropped
+    for kind in KINDS:
+        assert snap.side(kind).n == len(held[kind])
+        got, want = _decoded(snap, kind), _decoded(scratch, kind)
+        assert set(want) == set(tokens[kind][sorted(held[kind])].tolist())
+        assert not _differing(got, want), f"{kind}: (token, field) differing: {_differing(got, want)[:10]}"
+    got_p, want_p = snap.prepared(), scratch.prepared()
+    assert got_p.tf_floor == want_p.tf_floor == 1.0 / len(held["reports"])
+    assert len(got_p.name_frequency) == len(snap.vocab)
+    got_shares, want_shares = _name_shares(got_p), _name_shares(want_p)
+    assert len(want_shares) > 100
+    assert not _differing(got_shares, want_shares), f"{len(_differing(got_shares, want_shares))} names differ"
+
+
+def test_refreshed_snapshot_compares_names_as_a_fresh_build():
+    from xunqin.matching import compare
+
+    stations = pd.DataFrame({"record_id": ["S1"], "name_clean": ["曾伟"], "name_kind": ["full"],
+                             "name_pinyin": ["zeng wei"], "gender": ["男"]})
+    reports = pd.DataFrame({"report_id": ["R1", "R2"], "name_clean": ["曾文", "曾问"],
+                            "name_pinyin": ["zeng wen", "zeng wen|ceng wen"], "gender": ["男", "男"]})
+    tokens = {"stations": np.array([1]), "reports": np.array([1, 2])}
+    scratch = build({"stations": stations, "reports": reports}, tokens)
+    night = refresh(build({"stations": stations, "reports": reports.iloc[:1]},
+                          {"stations": tokens["stations"], "reports": tokens["reports"][:1]}),
+                    {}, {"reports": (reports.iloc[1:], tokens["reports"][1:])})
+    settings = default_settings()
+    levels = [compare.compare(compare.context(snap.prepared()), settings, np.array([0, 0]), np.array([0, 1]))
+              for snap in (night, scratch)]
+    np.testing.assert_array_equal(levels[0], levels[1])
+
+
+def test_refresh_refuses_tokens_that_do_not_fit_the_rows(tables, tokens):
+    snap = build({k: _frame(tables, k, range(5)) for k in KINDS}, {k: tokens[k][:5] for k in KINDS})
+    with pytest.raises(ValueError, match="tokens"):
+        refresh(snap, {}, {"reports": (_frame(tables, "reports", range(5, 8)), tokens["reports"][5:7])})
+
+
+# --------------------------------------------------------------------------- 3. refused files
+
+
+def _rewrite(  # type: ignore[no-untyped-def]
+    good: Path, out: Path, change, meta_kept: bool = True, meta_text: str | None = None
+) -> Path:
+    """The arrays of ``good`` with ``change(arrays, meta)`` applied, written to ``out``."""
+    with np.load(good, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    change(arrays, meta)
+    if meta_kept:
+        text = json.dumps(meta) if meta_text is None else meta_text
+        arrays["meta"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    with out.open("wb") as fh:
+        np.savez(fh, **arrays)
+    return out
+
+
+def _bytes(good: Path, out: Path, make) -> Path:  # type: ignore[no-untyped-def]
+    out.write_bytes(make(good.read_bytes()))
+    return out
+
+
+def _codes_past_vocab(arrays, meta):  # type: ignore[no-untyped-def]
+    codes = arrays["reports/m/name_all/codes"].copy()
+    codes[0] = meta["vocab"]
+    arrays["reports/m/name_all/codes"] = codes
+
+
+DAMAGES = {
+    "truncated_half": lambda good, out: _bytes(good, out, lambda b: b[: len(b) // 2]),
+    "truncated_tail": lambda good, out: _bytes(good, out, lambda b: b[:-20]),
+    "garbage": lambda good, out: _bytes(good, out, lambda b: np.random.default_rng(0).bytes(len(b))),
+    "empty": lambda good, out: _bytes(good, out, lambda b: b""),
+    "text": lambda good, out: _bytes(good, out, lambda b: "station_record_id,report_id\n".encode()),
+    "byte_flipped": lambda good, out: _bytes(good, out, lambda b: b[:200] + bytes([b[200] ^ 0xFF]) + b[201:]),
+    "missing": lambda good, out: out,
+    "npy_not_npz": lambda good, out: (np.save(out.open("wb"), np.arange(3)), out)[1],
+    "meta_not_json": lambda good, out: _rewrite(good, out, lambda a, m: None, meta_text="{format"),
+    "meta_not_object": lambda good, out: _rewrite(good, out, lambda a, m: None, meta_text="[1, 2]"),
+    "no_meta": lambda good, out: _rewrite(good, out, lambda a, m: None, meta_kept=False),
+    "other_format": lambda good, out: _rewrite(good, out, lambda a, m: m.update(format="xunqin-prepared/0")),
+    "vocab_count_off": lambda good, out: _rewrite(good, out, lambda a, m: m.update(vocab=m["vocab"] - 1)),
+    "row_count_off": lambda good, out: _rewrite(good, out, lambda a, m: m["layout"]["stations"].update(n=1)),
+    "codes_past_vocab": lambda good, out: _rewrite(good, out, _codes_past_vocab),
+    "tokens_short": lambda good, out: _rewrite(
+        good, out, lambda a, m: a.update({"reports/tokens": a["reports/tokens"][:-1]})),
+    "array_missing": lambda good, out: _rewrite(good, out, lambda a, m: a.pop("stations/v/height")),
+    "pickled_array": lambda good, out: _rewrite(
+        good, out, lambda a, m: a.update({"stations/v/name_kind": np.array([{"x": 1}] * len(a["stations/tokens"]))})),
+}
+
+
+@pytest.fixture(scope="module")
+def good_file(refreshed, tmp_path_factory) -> Path:
+    return save(refreshed, tmp_path_factory.mktemp("good") / "prepared.npz")
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_load_refuses_a_damaged_file(good_file, tmp_path, damage):
+    bad = DAMAGES[damage](good_file, tmp_path / "bad.npz")
+    with pytest.raises(SnapshotError):
+        load(bad)
+    load(good_file)  # the damage was done to a copy
+
+
+def test_load_refuses_a_file_written_by_other_code(good_file, monkeypatch):
+    monkeypatch.setattr(snapshot_mod, "code_fingerprint", lambda: "0123456789abcdef")
+    with pytest.raises(SnapshotError, match="other preparation code"):
+        load(good_file)
+    assert read_info(good_file)["code"] != "0123456789abcdef"  # the header still reads
+    monkeypatch.undo()
+    load(good_file)
+
+
+def test_read_info_refuses_garbage(tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_bytes(b"not a zip at all")
+    with pytest.raises(SnapshotError):
+        read_info(path)
+
+
+def _with_id(snap: Snapshot, kind: str, value: str) -> Snapshot:
+    side = snap.side(kind)
+    ids = side.ids.copy()
+    ids[1] = value
+    new = Side(ids, side.n, side.values, side.multi)
+    return dataclasses.replace(snap, **{kind: new})
+
+
+def _with_name_kind(snap: Snapshot, value: str) -> Snapshot:
+    side = snap.stations
+    kinds = side.values["name_kind"].copy()
+    kinds[0] = value
+    return dataclasses.replace(snap, stations=Side(side.ids, side.n, {**side.values, "name_kind": kinds}, side.multi))
+
+
+def _with_vocab_string(snap: Snapshot, value: str) -> Snapshot:
+    return dataclasses.replace(snap, vocab=Vocabulary.from_strings(snap.vocab.decode_table().tolist() + [value]))
+
+
+SEPARATOR_CASES = {
+    "station_id": lambda s: _with_id(s, "stations", "S1\x1fS2"),
+    "report_id": lambda s: _with_id(s, "reports", "\x1f"),
+    "text_value": lambda s: _with_name_kind(s, "full\x1f"),
+    "vocabulary": lambda s: _with_vocab_string(s, "王\x1f"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEPARATOR_CASES))
+def test_save_refuses_the_separator_and_writes_nothing(refreshed, tmp_path, case):
+    bad = SEPARATOR_CASES[case](refreshed)
+    folder = tmp_path / "cache"
+    with pytest.raises(SnapshotError):
+        save(bad, folder / "prepared.npz")
+    assert not folder.exists() or list(folder.iterdir()) == []
+    # over an existing snapshot: the old file stays whole, no partial file is left
+    good = save(refreshed, folder / "prepared.npz")
+    with pytest.raises(SnapshotError):
+        save(bad, good)
+    assert [p.name for p in folder.iterdir()] == ["prepared.npz"]
+    _assert_same_snapshot(load(good), refreshed)
+
+
+def test_a_failed_write_leaves_the_old_snapshot_whole(refreshed, tmp_path, monkeypatch):
+    good = save(refreshed, tmp_path / "prepared.npz")
+
+    def broken(fh, **arrays):  # type: ignore[no-untyped-def]
+        fh.write(b"PK\x03\x04 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(snapshot_mod.np, "savez", broken)
+    with pytest.raises(OSError):
+        save(refreshed, good)
+    monkeypatch.undo()
+    _assert_same_snapshot(load(good), refreshed)
+
+
+# --------------------------------------------------------------------------- 4. focused blocking
+
+
+# (station focus, report focus) per choice, from the row counts
+FOCUS = {
+    "stations": lambda ns, nr: (_mask(ns, 0.25, 11), None),
+    "reports": lambda ns, nr: (None, _mask(nr, 0.15, 12)),
+    "both": lambda ns, nr: (_mask(ns, 0.2, 13), _mask(nr, 0.1, 14)),
+    "empty_both": lambda ns, nr: (np.zeros(ns, bool), np.zeros(nr, bool)),
+    "empty_stations": lambda ns, nr: (np.zeros(ns, bool), None),
+    "empty_reports": lambda ns, nr: (None, np.zeros(nr, bool)),
+    "all_both": lambda ns, nr: (np.ones(ns, bool), np.ones(nr, bool)),
+    "all_stations": lambda ns, nr: (np.ones(ns, bool), None),
+    "all_reports": lambda ns, nr: (None, np.ones(nr, bool)),
+}
+PASSES = [p.name for p in default_settings().blocking]
+CAPS = {"default_caps": None, f"cap_{SMALL_CAP}": SMALL_CAP}
+
+
+def _touches(codes: np.ndarray, n_reports: int, station_focus, report_focus) -> np.ndarray:
+    s, r = codes // n_reports, codes % n_reports
+    keep = np.zeros(len(codes), dtype=bool)
+    if station_focus is not None:
+        keep |= station_focus[s]
+    if report_focus is not None:
+        keep |= report_focus[r]
+    return keep
+
+
+def _spec(name: str, cap: int | None):  # type: ignore[no-untyped-def]
+    (spec,) = [p for p in _capped(default_settings(), cap).blocking if p.name == name]
+    return spec
+
+
+def test_small_cap_skips_keys(prepared):
+    """The capped settings below do exercise the cap (else the cap cases prove nothing)."""
+    stats = [blocking.pass_pair_codes(prepared.stations, prepared.reports, p)[1]
+             for p in _capped(default_settings(), SMALL_CAP).blocking]
+    assert sum(s.skipped_keys for s in stats) > 50
+    assert sum(s.skipped_station_rows > 0 for s in stats) >= 5
+
+
+@pytest.mark.parametrize("cap", list(CAPS.values()), ids=list(CAPS))
+@pytest.mark.parametrize("focus", sorted(FOCUS))
+@pytest.mark.parametrize("pass_name", PASSES)
+def test_focused_pass_equals_full_pass_restricted(prepared, pass_name, focus, cap):
+    st, rp = prepared.stations, prepared.reports
+    spec = _spec(pass_name, cap)
+    station_focus, report_focus = FOCUS[focus](st.n, rp.n)
+    full, full_stats = blocking.pass_pair_codes(st, rp, spec)
+    got, stats = blocking.pass_pair_codes(st, rp, spec, station_focus=station_focus, report_focus=report_focus)
+    want = full[_touches(full, rp.n, station_focus, report_focus)]
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)  # sorted and distinct, as the full call's
+    assert (stats.name, stats.pairs) == (full_stats.name, len(want))
+    # a focused call sees only the keys the focus holds: never more skipped than the full call
+    assert stats.skipped_keys <= full_stats.skipped_keys
+    assert stats.skipped_station_rows <= full_stats.skipped_station_rows
+
+
+@pytest.mark.parametrize("cap", list(CAPS.values()), ids=list(CAPS))
+@pytest.mark.parametrize("focus", sorted(FOCUS))
+def test_focused_index_equals_full_index_restricted(prepared, focus, cap):
+    settings = _capped(default_settings(), cap)
+    station_focus, report_focus = FOCUS[focus](prepared.stations.n, prepared.reports.n)
+    full = blocking.index(prepared, settings)
+    got = blocking.index(prepared, settings, station_focus, report_focus)
+    n = prepared.reports.n
+    full_codes = full.station_rows * n + full.report_rows
+    want = full_codes[_touches(full_codes, n, station_focus, report_focus)]
+    np.testing.assert_array_equal(got.station_rows * n + got.report_rows, want)
+    assert got.pass_codes.keys() == full.pass_codes.keys()
+    for name, codes in full.pass_codes.items():
+        np.testing.assert_array_equal(got.pass_codes[name], codes[_touches(codes, n, station_focus, report_focus)])
+
+
+# --------------------------------------------------------------------------- 5. focused matching
+
+
+def _pairs(scored: pd.DataFrame) -> pd.DataFrame:
+    return scored.sort_values(["station_row", "report_row"]).reset_index(drop=True)
+
+
+def _restricted(scored: pd.DataFrame, station_ok, report_ok, station_focus=None, report_focus=None) -> pd.DataFrame:
+    s, r = scored["station_row"].to_numpy(), scored["report_row"].to_numpy()
+    keep = np.ones(len(scored), dtype=bool)
+    if station_focus is not None or report_focus is not None:
+        keep &= _touches(s * N_REPORTS + r, N_REPORTS, station_focus, report_focus)
+    if station_ok is not None:
+        keep &= station_ok[s]
+    if report_ok is not None:
+        keep &= report_ok[r]
+    return _pairs(scored[keep])
+
+
+def _candidates_of(candidates: pd.DataFrame, station_ids) -> pd.DataFrame:
+    out = candidates[candidates["station_record_id"].isin(set(station_ids))]
+    return out.sort_values(["station_record_id", "rank"]).reset_index(drop=True)
+
+
+MATCH_FOCUS = ("stations", "reports", "both")
+
+
+@pytest.mark.parametrize("cap", list(CAPS.values()), ids=list(CAPS))
+@pytest.mark.parametrize("focus", MATCH_FOCUS)
+def test_focused_match_equals_full_match_restricted(prepared, models, full_runs, focus, cap):
+    station_focus, report_focus = FOCUS[focus](prepared.stations.n, prepared.reports.n)
+    full = full_runs[cap]
+    got = match_prepared(prepared, model=models[cap], keep_scored_pairs=True,
+                         station_focus=station_focus, report_focus=report_focus)
+    want_pairs = _restricted(full.scored_pairs, None, None, station_focus, report_focus)
+    assert len(want_pairs) > 10
+    pd.testing.assert_frame_equal(_pairs(got.scored_pairs), want_pairs, check_exact=True)
+    if station_focus is not None:
+        # a focused station record meets every report it would meet in the full run
+        focused_ids = prepared.stations.ids[station_focus]
+        want = _candidates_of(full.candidates, focused_ids)
+        assert want["station_record_id"].nunique() >= 5
+        pd.testing.assert_frame_equal(_candidates_of(got.candidates, focused_ids), want, check_exact=True)
+    # nothing outside the focus is offered
+    rows = got.scored_pairs
+    assert _touches(rows["station_row"].to_numpy() * N_REPORTS + rows["report_row"].to_numpy(), N_REPORTS,
+                    station_focus, report_focus).all()
+
+
+# --------------------------------------------------------------------------- 6. closed rows
+
+
+def _blocked_without(prepared: Prepared, settings: Settings, report_open: np.ndarray) -> set[tuple[int, int]]:
+    """The pairs blocking would give if closed reports were left out of the tables (so out of
+    the caps' counts too), in the full tables' row numbers."""
+    rows = np.flatnonzero(report_open)
+    reports = prepared.reports.take(rows)
+    codes = unique_ints(np.concatenate(
+        [blocking.pass_pair_codes(prepared.stations, reports, spec)[0] for spec in settings.blocking]))
+    return set(zip((codes // reports.n).tolist(), rows[codes % reports.n].tolist()))
+
+
+@pytest.mark.parametrize("focus", [None, "both", "reports"])
+def test_closed_rows_are_never_offered_but_still_counted(prepared, models, full_runs, focus):
+    model, full = models[SMALL_CAP], full_runs[SMALL_CAP]
+    st, rp = prepared.stations, prepared.reports
+    station_open, report_open = _mask(st.n, 0.8, 21), _mask(rp.n, 0.6, 22)
+    station_focus, report_focus = FOCUS[focus](st.n, rp.n) if focus else (None, None)
+    got = match_prepared(prepared, model=model, keep_scored_pairs=True, station_focus=station_focus,
+                         report_focus=report_focus, station_open=station_open, report_open=report_open)
+    want = _restricted(full.scored_pairs, station_open, report_open, station_focus, report_focus)
+    assert len(want) > 10
+    pd.testing.assert_frame_equal(_pairs(got.scored_pairs), want, check_exact=True)
+
+    candidates = got.candidates
+    assert len(candidates)
+    assert not candidates["station_record_id"].isin(set(st.ids[~station_open])).any()
+    assert not candidates["report_id"].isin(set(rp.ids[~report_open])).any()
+
+    # the case is one where counting closed reports matters: without them, keys fall under the
+    # cap and more pairs of open rows would be blocked
+    open_pairs = set(zip(want["station_row"].tolist(), want["report_row"].tolist()))
+    uncounted = {(s, r) for s, r in _blocked_without(prepared, model.settings, report_open) if station_open[s]
+                 and (not focus or _touches(np.array([s * N_REPORTS + r]), N_REPORTS, station_focus, report_focus)[0])}
+    assert open_pairs < uncounted
+
+
+def test_all_open_masks_change_nothing(prepared, models, full_runs):
+    full = full_runs[None]
+    everyone = {"station_open": np.ones(prepared.stations.n, bool), "report_open": np.ones(prepared.reports.n, bool)}
+    got = match_prepared(prepared, model=models[None], keep_scored_pairs=True, **everyone)
+    pd.testing.assert_frame_equal(got.candidates, full.candidates, check_exact=True)
+    pd.testing.assert_frame_equal(got.scored_pairs, full.scored_pairs, check_exact=True)
