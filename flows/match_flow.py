@@ -11,8 +11,12 @@ from xunqin.store import db
 
 
 @flow(name="xunqin-match")
-def match(db_url: str | None = None, top_k: int | None = None, run_id: int | None = None) -> dict[str, Any]:
-    """Match pending records; upsert candidates; returns counts and timings."""
+def match(db_url: str | None = None, top_k: int | None = None, run_id: int | None = None,
+          cache_dir: str | None = None) -> dict[str, Any]:
+    """Match pending records; upsert candidates; returns counts and timings.
+
+    ``cache_dir`` holds the prepared-records snapshot kept between nights (default: beside a
+    SQLite file, else ~/.cache/xunqin)."""
     logger = get_run_logger()
     url = db.database_url(db_url)
     own_run = run_id is None
@@ -20,7 +24,7 @@ def match(db_url: str | None = None, top_k: int | None = None, run_id: int | Non
         tasks.prepare_database(url)
         run_id = tasks.start_run(url, "match")
     try:
-        summary = tasks.match_incremental(url, run_id, top_k)
+        summary = tasks.match_incremental(url, run_id, top_k, cache_dir)
     except BaseException as exc:
         if own_run:
             tasks.finish_run(url, run_id, "failed", None, type(exc).__name__)

@@ -28,7 +28,7 @@ ARTIFACT_KEY = "xunqin-nightly-summary"
 
 @flow(name="xunqin-nightly")
 def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
-            top_k: int | None = None) -> dict[str, Any]:
+            top_k: int | None = None, cache_dir: str | None = None) -> dict[str, Any]:
     """One night: take the inbox into the database, match what is new, publish the summary."""
     logger = get_run_logger()
     url = db.database_url(db_url)
@@ -45,7 +45,7 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
         summary["ingest"] = ingest(inbox, db_url=db_url, archive=archive, quarantine=quarantine, run_id=run_id)
         seconds["ingest"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
-        summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id)
+        summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id, cache_dir=cache_dir)
         seconds["match"] = round(time.perf_counter() - clock, 2)
     except BaseException as exc:
         tasks.finish_run(url, run_id, "failed", summary, type(exc).__name__)
@@ -109,14 +109,15 @@ def _prefect_server_configured() -> bool:
 
 
 def serve(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
-          *, max_runs: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+          cache_dir: str | None = None, *, max_runs: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
     """Run ``nightly`` at 02:00 Asia/Shanghai until stopped (Ctrl-C).
 
     With a Prefect server (PREFECT_API_URL set) this serves the deployment and the server's
     scheduler starts the runs. Prefect's local mode has no scheduler ("cannot schedule flows on
     an ephemeral server"), so there this process waits for 02:00 itself and runs the flow.
     """
-    params: dict[str, Any] = {"inbox": inbox, "db_url": db_url, "archive": archive, "quarantine": quarantine}
+    params: dict[str, Any] = {"inbox": inbox, "db_url": db_url, "archive": archive, "quarantine": quarantine,
+                              "cache_dir": cache_dir}
     params = {k: v for k, v in params.items() if v is not None}
     if _prefect_server_configured():
         from prefect.schedules import Cron

@@ -14,6 +14,8 @@ import sys
 from xunqin.store.db import DEFAULT_URL, URL_ENV
 
 INBOX_ENV = "XUNQIN_INBOX"
+CACHE_HELP = ("folder for the prepared-records snapshot kept between nights "
+              "(default: beside a SQLite file, else ~/.cache/xunqin)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default=None, help="where taken files go (default INBOX/archive)")
     parser.add_argument("--quarantine", default=None, help="where refused files go (default INBOX/quarantine)")
     parser.add_argument("--top-k", type=int, default=None, help="candidates kept per station record")
+    parser.add_argument("--cache", default=None, metavar="DIR", help=CACHE_HELP)
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +32,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, help=f"database URL (default ${URL_ENV}, else {DEFAULT_URL})")
     parser.add_argument("--archive", default=None)
     parser.add_argument("--quarantine", default=None)
+    parser.add_argument("--cache", default=None, metavar="DIR", help=CACHE_HELP)
 
 
 def _inbox(args: argparse.Namespace) -> str | None:
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if not inbox:
         return 2
     summary = nightly(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
-                      top_k=args.top_k)
+                      top_k=args.top_k, cache_dir=args.cache)
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return 0
 
@@ -74,5 +78,6 @@ def run_serve(args: argparse.Namespace) -> int:
     inbox = _inbox(args)
     if not inbox:
         return 2
-    serve(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine)
+    serve(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
+          cache_dir=args.cache)
     return 0

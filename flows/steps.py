@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from xunqin.ingest import FileRefused
@@ -127,64 +128,59 @@ def _outcome_dict(o: repo.FileOutcome) -> dict[str, Any]:
             "new": o.rows_new, "changed": o.rows_changed, "unchanged": o.rows_unchanged, "rejects": o.rejects}
 
 
-def match_pending(url: str, run_id: int | None, top_k: int | None = None) -> dict[str, Any]:
+def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
+                  cache_dir: str | None = None, use_cache: bool = True) -> dict[str, Any]:
     """Incremental match: new/changed station records against all open reports, and all open
     station records against new/changed reports; candidates upserted; pending marks cleared.
 
-    The candidate writes, the model (when trained now) and the "matched" marks are one
-    transaction: a run killed here leaves the database as it was, and the next run redoes it.
+    The prepared records come from the snapshot kept between nights (``cache_dir``, see
+    :mod:`xunqin.flows.prepared`). The candidate writes, the model (when trained now) and the
+    "matched" marks are one transaction: a run killed here leaves the database as it was, and
+    the next run redoes it.
     """
+    from xunqin.flows.prepared import night_tables
     from xunqin.matching.model import Model
-    from xunqin.matching.pipeline import match, name_frequencies
+    from xunqin.matching.pipeline import match_prepared
 
-    timings: dict[str, float] = {}
     clock = time.perf_counter()
+    tables = night_tables(url, cache_dir, use_cache=use_cache)
+    timings: dict[str, float] = {f"load_{k}": v for k, v in tables.timings.items()}
     Session = db.sessions(url)
+    snapshot = tables.snapshot
     with Session() as s:
-        stations = repo.load_current(s, "stations")
-        reports = repo.load_current(s, "reports")
         excluded = repo.excluded_pairs(s)
+        closed_s, closed_r = repo.closed_ids(s)
         stored_model = repo.active_model(s)
+        model = Model.from_dict(stored_model[1]) if stored_model else None
+        floor = _score_floor(s, snapshot.stations.ids, tables.pending["stations"],
+                             snapshot.reports.ids[tables.pending["reports"]], top_k or (model and model.settings.top_k))
     timings["load"] = round(time.perf_counter() - clock, 2)
-    n_s, n_r = int(stations.pending.sum()), int(reports.pending.sum())
-    summary: dict[str, Any] = {"pending_stations": n_s, "pending_reports": n_r, "open_stations": len(stations.frame),
-                               "open_reports": len(reports.frame), "candidates_new": 0, "candidates_updated": 0,
-                               "candidates_removed": 0, "strong_new": 0, "model": None, "model_trained": False}
+    open_s = ~pd.Index(snapshot.stations.ids).isin(list(closed_s))
+    open_r = ~pd.Index(snapshot.reports.ids).isin(list(closed_r))
+    pending_s, pending_r = tables.pending["stations"] & open_s, tables.pending["reports"] & open_r
+    n_s, n_r = int(pending_s.sum()), int(pending_r.sum())
+    summary: dict[str, Any] = {"pending_stations": n_s, "pending_reports": n_r, "open_stations": int(open_s.sum()),
+                               "open_reports": int(open_r.sum()), "candidates_new": 0, "candidates_updated": 0,
+                               "candidates_removed": 0, "strong_new": 0, "model": None, "model_trained": False,
+                               "prepared": tables.source}
     if n_s == 0 and n_r == 0:
         summary["timings"] = timings
         return summary  # nothing new: nothing is written (idempotent)
 
-    model = Model.from_dict(stored_model[1]) if stored_model else None
-    fresh: list[pd.DataFrame] = []
+    fresh: pd.DataFrame | None = None
     rematched_s: list[str] = []
     rematched_r: list[str] = []
     clock = time.perf_counter()
-    if len(stations.frame) and len(reports.frame):
-        frequency = name_frequencies(reports.frame)
-        full = bool(stations.pending.all() or reports.pending.all())
-        if full:  # first night, or everything changed: one run over all pairs covers both halves
-            out = match(stations.frame, reports.frame, model=model, top_k=top_k, exclude_pairs=excluded, name_frequency=frequency)
-            fresh.append(out.candidates)
-            model = out.model if model is None else model
-            rematched_s = stations.frame["record_id"].astype(str).tolist()
-            rematched_r = reports.frame.loc[reports.pending, "report_id"].astype(str).tolist()
-        else:
-            new_s = stations.frame.loc[stations.pending].reset_index(drop=True)
-            new_r = reports.frame.loc[reports.pending].reset_index(drop=True)
-            if len(new_s):
-                out = match(new_s, reports.frame, model=model, top_k=top_k, exclude_pairs=excluded, name_frequency=frequency)
-                model = out.model if model is None else model
-                rematched_s = new_s["record_id"].astype(str).tolist()
-                a = out.candidates
-            else:
-                a = None
-            if len(new_r):
-                out = match(stations.frame, new_r, model=model, top_k=top_k, exclude_pairs=excluded, name_frequency=frequency)
-                model = out.model if model is None else model
-                rematched_r = new_r["report_id"].astype(str).tolist()
-                fresh.append(out.candidates)
-            if a is not None:
-                fresh.append(a)  # last: for a new station its full-view rows win over the slice's
+    if open_s.any() and open_r.any():
+        # first night, or everything changed on one side: one run over all pairs covers both
+        full = bool(pending_s[open_s].all() or pending_r[open_r].all())
+        focus = {} if full else {"station_focus": pending_s, "report_focus": pending_r, "score_floor": floor}
+        out = match_prepared(snapshot.prepared(), model=model, top_k=top_k, exclude_pairs=excluded,
+                             station_open=open_s, report_open=open_r, **focus)
+        fresh, model = out.candidates, model or out.model
+        timings.update({f"match_{k}": v for k, v in out.timings.items()})
+        rematched_s = snapshot.stations.ids[open_s if full else pending_s].astype(str).tolist()
+        rematched_r = snapshot.reports.ids[pending_r].astype(str).tolist()
     timings["match"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
@@ -195,19 +191,42 @@ def match_pending(url: str, run_id: int | None, top_k: int | None = None) -> dic
             version = repo.save_model(s, model.to_dict(), run_id) if trained else stored_model[0]  # type: ignore[index]
             summary["model_trained"] = trained
         summary["model"] = version
-        if fresh:
+        if fresh is not None:
             k = top_k or model.settings.top_k  # type: ignore[union-attr]
-            changes = repo.apply_candidates(s, pd.concat(fresh, ignore_index=True), rematched_stations=rematched_s,
-                                            rematched_reports=rematched_r, top_k=k, model_version=version or "",
-                                            run_id=run_id, strong_probability=STRONG_PROBABILITY)
+            changes = repo.apply_candidates(s, fresh, rematched_stations=rematched_s, rematched_reports=rematched_r,
+                                            top_k=k, model_version=version or "", run_id=run_id,
+                                            strong_probability=STRONG_PROBABILITY)
             summary.update(candidates_new=changes.inserted, candidates_updated=changes.updated,
                            candidates_removed=changes.deleted, strong_new=changes.strong_inserted)
-        repo.mark_matched(s, "stations", stations.max_id, run_id or 0)
-        repo.mark_matched(s, "reports", reports.max_id, run_id or 0)
+        for kind in ("stations", "reports"):
+            repo.mark_matched(s, kind, tables.max_id[kind], run_id or 0)
         repo.audit(s, "nightly", "match", run_id=run_id, detail={k: v for k, v in summary.items() if k != "timings"})
     timings["write"] = round(time.perf_counter() - clock, 2)
     summary["timings"] = timings
     return summary
+
+
+def _score_floor(session, station_ids: np.ndarray, pending_stations: np.ndarray, pending_report_ids: np.ndarray,  # type: ignore[no-untyped-def]
+                 top_k: int | None) -> np.ndarray:
+    """Per station row, the score a fresh pair must reach to be worth ranking (-inf: any).
+
+    An old station record's stored full list is entered only by a pair beating its K-th score.
+    A pending station record's list is rebuilt; one with a pair under review takes every fresh
+    row (its score is kept fresh); one holding a row of a changed report loses that stale row,
+    so its list is no longer full.
+    """
+    floor = np.full(len(station_ids), -np.inf)
+    if not top_k:
+        return floor
+    floors = repo.list_floors(session, top_k)
+    if not floors:
+        return floor
+    unfloored = set(repo.pairs_under_review(session)["station_record_id"])
+    unfloored |= repo.stations_holding(session, pending_report_ids.astype(str).tolist())
+    ids = pd.Series(station_ids)
+    floor = ids.map(floors).astype(float).fillna(-np.inf).to_numpy()
+    floor[pending_stations | ids.isin(unfloored).to_numpy()] = -np.inf
+    return floor
 
 
 def queue_size(url: str) -> int:

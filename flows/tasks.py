@@ -50,5 +50,6 @@ def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | 
 
 
 @task(name="match-incremental", cache_policy=NO_CACHE)
-def match_incremental(url: str, run_id: int | None, top_k: int | None = None) -> dict[str, Any]:
-    return steps.match_pending(url, run_id, top_k)
+def match_incremental(url: str, run_id: int | None, top_k: int | None = None,
+                      cache_dir: str | None = None) -> dict[str, Any]:
+    return steps.match_pending(url, run_id, top_k, cache_dir=cache_dir)

@@ -33,6 +33,15 @@ class Base(DeclarativeBase):
     pass
 
 
+class Workstation(Base):
+    """Facts about this database itself (key/value): ``instance_id`` is a random id set when
+    the schema was created, naming the database in caches kept outside it."""
+
+    __tablename__ = "workstation"
+    key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
+
+
 class Run(Base):
     """One flow run (nightly, ingest or match) with its counts and timings."""
 
@@ -84,6 +93,7 @@ class StationRecord(_RecordMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("record_id", "version", name="uq_station_records_version"),
         sa.Index("ix_station_records_current", "record_id", "is_current"),
+        sa.Index("ix_station_records_pending", "matched_run_id"),
     )
 
 
@@ -94,6 +104,7 @@ class Report(_RecordMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("report_id", "version", name="uq_reports_version"),
         sa.Index("ix_reports_current", "report_id", "is_current"),
+        sa.Index("ix_reports_pending", "matched_run_id"),
     )
 
 

@@ -32,6 +32,7 @@ from .models import (
     Run,
     SourceFile,
     StationRecord,
+    Workstation,
     utcnow,
 )
 
@@ -359,38 +360,76 @@ def record_decision(session: Session, station_record_id: str, report_id: str, de
 
 
 @dataclass(frozen=True, eq=False)
-class Loaded:
-    """Current, open records of one kind; ``max_id`` bounds the rows seen (for mark_matched)."""
+class Versions:
+    """Current versions of one kind: table row id, record key, "not matched yet" flag and
+    ingest's normalized table, row for row."""
 
+    row_ids: np.ndarray  # int64, ascending
+    keys: np.ndarray  # object
+    pending: np.ndarray  # bool
     frame: pd.DataFrame
-    pending: np.ndarray  # bool per row: not yet matched in this version
-    max_id: int
 
 
-def load_current(session: Session, kind: str, *, open_only: bool = True) -> Loaded:
-    """Current versions of ``kind`` as ingest's normalized DataFrame, with their pending flags."""
+def load_versions(session: Session, kind: str, *, after_id: int = 0, up_to: int | None = None) -> Versions:
+    """Current versions of ``kind`` with ``after_id < row id <= up_to`` (all by default)."""
     model = TABLE[kind]
     key_col = getattr(model, KEY[kind])
     # Text, not the JSON type: one Arrow parse beats a json.loads per row.
-    stmt = (sa.select(key_col, sa.cast(model.normalized, sa.Text), model.matched_run_id)
-            .where(model.is_current).order_by(key_col))
+    stmt = (sa.select(model.id, key_col, sa.cast(model.normalized, sa.Text), model.matched_run_id)
+            .where(model.is_current, model.id > after_id).order_by(model.id))
+    if up_to is not None:
+        stmt = stmt.where(model.id <= up_to)
+    ids: list[int] = []
     keys: list[str] = []
     texts: list[str] = []
     pending: list[bool] = []
-    for k, text, matched in session.execute(stmt):
+    for rid, k, text, matched in session.execute(stmt):
+        ids.append(rid)
         keys.append(k)
         texts.append(text)
         pending.append(matched is None)
-    max_id = session.scalar(sa.select(sa.func.max(model.id))) or 0
-    frame = frame_from_json_texts(kind, texts)
-    mask = np.array(pending, dtype=bool)
-    if open_only and len(frame):
-        closed_s, closed_r = closed_ids(session)
-        closed = closed_s if kind == "stations" else closed_r
-        if closed:
-            keep = ~np.isin(np.array(keys, dtype=object), list(closed))
-            frame, mask = frame.loc[keep].reset_index(drop=True), mask[keep]
-    return Loaded(frame, mask, int(max_id))
+    return Versions(np.array(ids, dtype=np.int64), np.array(keys, dtype=object), np.array(pending, dtype=bool),
+                    frame_from_json_texts(kind, texts))
+
+
+def keys_versioned_after(session: Session, kind: str, after_id: int, up_to: int | None = None) -> np.ndarray:
+    """Record keys with a version above ``after_id``: their older versions are superseded."""
+    model = TABLE[kind]
+    key_col = getattr(model, KEY[kind])
+    stmt = sa.select(key_col).where(model.id > after_id).distinct()
+    if up_to is not None:
+        stmt = stmt.where(model.id <= up_to)
+    return np.array(session.scalars(stmt).all(), dtype=object)
+
+
+def pending_row_ids(session: Session, kind: str, *, up_to: int | None = None) -> np.ndarray:
+    """Row ids of current versions no match run has ranked (new, changed or put back)."""
+    model = TABLE[kind]
+    stmt = sa.select(model.id).where(model.matched_run_id.is_(None), model.is_current)
+    if up_to is not None:
+        stmt = stmt.where(model.id <= up_to)
+    return np.array(session.scalars(stmt).all(), dtype=np.int64)
+
+
+def current_count(session: Session, kind: str, *, up_to: int | None = None) -> int:
+    model = TABLE[kind]
+    stmt = sa.select(sa.func.count()).select_from(model).where(model.is_current)
+    if up_to is not None:
+        stmt = stmt.where(model.id <= up_to)
+    return int(session.scalar(stmt) or 0)
+
+
+def max_row_id(session: Session, kind: str) -> int:
+    model = TABLE[kind]
+    return int(session.scalar(sa.select(sa.func.max(model.id))) or 0)
+
+
+def instance_id(session: Session) -> str:
+    """The random id this database got when its schema was created."""
+    value = session.scalar(sa.select(Workstation.value).where(Workstation.key == "instance_id"))
+    if value is None:
+        raise LookupError("database has no instance id: run its migrations (xunqin.store.upgrade)")
+    return value
 
 
 def mark_matched(session: Session, kind: str, max_id: int, run_id: int) -> int:
@@ -458,19 +497,37 @@ def _existing_candidates(session: Session, *, stations: Iterable[str], reports: 
     return pd.concat(parts, ignore_index=True).drop_duplicates("id")
 
 
+def list_floors(session: Session, top_k: int) -> dict[str, float]:
+    """Per station record with a full top-``top_k`` list: the score a new pair must beat to enter."""
+    stmt = (sa.select(Candidate.station_record_id, sa.func.min(Candidate.score), sa.func.count())
+            .where(Candidate.rank <= top_k).group_by(Candidate.station_record_id))
+    return {sid: float(low) for sid, low, n in session.execute(stmt) if n >= top_k}
+
+
+def stations_holding(session: Session, report_ids: Iterable[str]) -> set[str]:
+    """Station records with a stored candidate row of one of these reports."""
+    out: set[str] = set()
+    for chunk in _chunks(sorted(set(report_ids))):
+        out.update(session.scalars(sa.select(Candidate.station_record_id).where(Candidate.report_id.in_(chunk)).distinct()))
+    return out
+
+
+def pairs_under_review(session: Session) -> pd.DataFrame:
+    """Pairs whose decision keeps them in the queue (疑似 / 待定 / 确认): station_record_id, report_id."""
+    d = latest_decisions(session)
+    return d.loc[d["decision"].isin(KEEP_DECIDED), ["station_record_id", "report_id"]].reset_index(drop=True)
+
+
 def _drop_losers(session: Session, fresh: pd.DataFrame, *, top_k: int, keep_stations: set[str]) -> pd.DataFrame:
     """Fresh rows that cannot enter a full stored top-K list (score below its K-th) go now, so a
     night of new reports does not rewrite every station record's list. Rows of stations whose
     list is being rebuilt, and pairs under review, are kept."""
     if fresh.empty:
         return fresh
-    stmt = (sa.select(Candidate.station_record_id, sa.func.min(Candidate.score), sa.func.count())
-            .where(Candidate.rank <= top_k).group_by(Candidate.station_record_id))
-    floor = {sid: low for sid, low, n in session.execute(stmt) if n >= top_k}
+    floor = list_floors(session, top_k)
     if not floor:
         return fresh
-    decided = latest_decisions(session)
-    decided = decided[decided["decision"].isin(KEEP_DECIDED)]
+    decided = pairs_under_review(session)
     under_review = set(zip(decided["station_record_id"], decided["report_id"]))
     low = fresh["station_record_id"].map(floor).astype(float)
     losing = (fresh["score"].astype(float) < low).to_numpy() & ~fresh["station_record_id"].isin(keep_stations).to_numpy()

@@ -1,0 +1,40 @@
+"""Workstation identity and pending-record indexes (for the matcher's prepared snapshot).
+
+The snapshot of prepared records kept between nights names the database it mirrors by this
+random id, so a cache never serves rows of another database at the same URL. The partial
+look-ups of an incremental night (pending versions, versions since the snapshot) use the
+indexes.
+
+Revision ID: 0003_instance
+Revises: 0002_web
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_instance"
+down_revision = "0002_web"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    table = op.create_table(
+        "workstation",
+        sa.Column("key", sa.String(60), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    op.bulk_insert(table, [{"key": "instance_id", "value": uuid.uuid4().hex}])
+    op.create_index("ix_station_records_pending", "station_records", ["matched_run_id"])
+    op.create_index("ix_reports_pending", "reports", ["matched_run_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_reports_pending", "reports")
+    op.drop_index("ix_station_records_pending", "station_records")
+    op.drop_table("workstation")
