@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,15 @@ class NightTables:
     source: str  # built / refreshed / reused
     path: Path | None
     timings: dict[str, float]
+    saving: threading.Thread | None = None
+
+    def wait_saved(self) -> None:
+        """Block until the snapshot written in the background is on disk."""
+        if self.saving is not None:
+            clock = time.perf_counter()
+            self.saving.join()
+            self.timings["snapshot_save_wait"] = round(time.perf_counter() - clock, 2)
+            self.saving = None
 
 
 def default_cache_dir(url: str) -> Path | None:
@@ -125,12 +135,18 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
         pending_ids = {kind: repo.pending_row_ids(s, kind, up_to=max_id[kind]) for kind in KINDS}
     timings["prepare"] = round(time.perf_counter() - clock, 2)
     pending = {kind: np.isin(snapshot.tokens[kind], pending_ids[kind]) for kind in KINDS}
+    saving = None
     if path is not None and source != "reused":
-        clock = time.perf_counter()
-        try:
-            snap_mod.save(snapshot, path)
-        except (OSError, snap_mod.SnapshotError) as exc:  # a cache: the night goes on without it
-            log.warning("prepared snapshot not written: %s", exc)
-        timings["snapshot_save"] = round(time.perf_counter() - clock, 2)
+        # written while the night matches (file writes and checksums release the GIL); the
+        # snapshot is only read from here on
+        saving = threading.Thread(target=_save, args=(snapshot, path), name="xunqin-snapshot-save")
+        saving.start()
     log.info("prepared tables %s: %d station records, %d reports", source, snapshot.stations.n, snapshot.reports.n)
-    return NightTables(snapshot, pending, max_id, source, path, timings)
+    return NightTables(snapshot, pending, max_id, source, path, timings, saving)
+
+
+def _save(snapshot: snap_mod.Snapshot, path: Path) -> None:
+    try:
+        snap_mod.save(snapshot, path)
+    except (OSError, snap_mod.SnapshotError) as exc:  # a cache: the night goes on without it
+        log.warning("prepared snapshot not written: %s", exc)

@@ -10,7 +10,7 @@ import datetime as dt
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from xunqin.ingest.read import RawTable, read_table
 from xunqin.ingest.schema import Kind
 from xunqin.store import db
 from xunqin.store import repo
+
+if TYPE_CHECKING:
+    from xunqin.flows.prepared import NightTables
 
 STRONG_PROBABILITY = 0.95  # a "strong" candidate in the run summary
 # Files an inbox scan never takes: hidden files, Office lock files, partial uploads.
@@ -139,11 +142,19 @@ def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
     the next run redoes it.
     """
     from xunqin.flows.prepared import night_tables
-    from xunqin.matching.model import Model
-    from xunqin.matching.pipeline import match_prepared
 
     clock = time.perf_counter()
     tables = night_tables(url, cache_dir, use_cache=use_cache)
+    try:
+        return _match_tables(url, run_id, top_k, tables, clock)
+    finally:
+        tables.wait_saved()  # the next night must find it written
+
+
+def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: NightTables, clock: float) -> dict[str, Any]:
+    from xunqin.matching.model import Model
+    from xunqin.matching.pipeline import match_prepared
+
     timings: dict[str, float] = {f"load_{k}": v for k, v in tables.timings.items()}
     Session = db.sessions(url)
     snapshot = tables.snapshot
@@ -202,6 +213,8 @@ def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
             repo.mark_matched(s, kind, tables.max_id[kind], run_id or 0)
         repo.audit(s, "nightly", "match", run_id=run_id, detail={k: v for k, v in summary.items() if k != "timings"})
     timings["write"] = round(time.perf_counter() - clock, 2)
+    tables.wait_saved()
+    timings["load_snapshot_save_wait"] = tables.timings.get("snapshot_save_wait", 0.0)
     summary["timings"] = timings
     return summary
 
