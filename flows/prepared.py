@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from xunqin.store import db, repo
 log = logging.getLogger(__name__)
 
 KINDS = snap_mod.KINDS
+TOKEN_KEY = "prepared_snapshot"  # workstation row: the token of the snapshot last written
 # Rows dropped since the snapshot was built, as a share of those held, above which it is built
 # afresh (dropped rows leave dead vocabulary entries behind).
 REBUILD_DROPPED_SHARE = 0.25
@@ -69,7 +71,7 @@ def snapshot_path(url: str, cache_dir: str | Path | None, instance: str) -> Path
     return None if folder is None else folder / f"prepared-{instance}.npz"
 
 
-def _reusable(path: Path | None, instance: str) -> snap_mod.Snapshot | None:
+def _reusable(path: Path | None, instance: str, token: str | None) -> snap_mod.Snapshot | None:
     if path is None or not path.exists():
         return None
     try:
@@ -79,6 +81,11 @@ def _reusable(path: Path | None, instance: str) -> snap_mod.Snapshot | None:
         return None
     if snapshot.info.get("instance") != instance:
         log.warning("prepared snapshot not reused: it mirrors another database")
+        return None
+    if token is None or snapshot.info.get("token") != token:
+        # the database does not know this snapshot: restored from a backup, or the file is
+        # older or newer than the last one the database recorded
+        log.warning("prepared snapshot not reused: not the one this database last recorded")
         return None
     return snapshot
 
@@ -114,7 +121,7 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
         instance = repo.instance_id(s)
         max_id = {kind: repo.max_row_id(s, kind) for kind in KINDS}
         path = snapshot_path(url, cache_dir, instance) if use_cache else None
-        snapshot = _reusable(path, instance)
+        snapshot = _reusable(path, instance, repo.workstation_value(s, TOKEN_KEY))
         timings["snapshot_load"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
         source = "built"
@@ -137,6 +144,11 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
     pending = {kind: np.isin(snapshot.tokens[kind], pending_ids[kind]) for kind in KINDS}
     saving = None
     if path is not None and source != "reused":
+        # the database records the token first: should the file then not be written, the
+        # next night finds an older token in it and rebuilds
+        snapshot.info["token"] = uuid.uuid4().hex
+        with db.sessions(url).begin() as s:
+            repo.set_workstation_value(s, TOKEN_KEY, snapshot.info["token"])
         # written while the night matches (file writes and checksums release the GIL); the
         # snapshot is only read from here on
         saving = threading.Thread(target=_save, args=(snapshot, path), name="xunqin-snapshot-save")

@@ -58,18 +58,25 @@ def _exploded_keys(
     s_key = np.zeros(len(s_rows), dtype=np.int64)
     r_key = np.zeros(len(r_rows), dtype=np.int64)
     focused = station_focus is not None or report_focus is not None
-    for part in spec.keys:
+    for number, part in enumerate(spec.keys):
         s_owner, s_codes = stations.multi[part.station].gather(s_rows)
-        r_owner, r_codes = reports.multi[part.report].gather(r_rows)
+        if number == 0:  # every report: its values as stored, no gathering
+            field = reports.multi[part.report]
+            r_owner, r_codes = field.rows_of_values(), field.codes
+        else:
+            r_owner, r_codes = reports.multi[part.report].gather(r_rows)
         s_rows, r_rows = s_rows[s_owner], r_rows[r_owner]
         span = np.int64(max(int(s_codes.max(initial=0)), int(r_codes.max(initial=0))) + 1)
-        combined = np.concatenate([s_key[s_owner] * span + s_codes, r_key[r_owner] * span + r_codes])
-        # hashing, not sorting: np.unique's argsort was most of the blocking time
-        inverse, uniques = pd.factorize(combined, sort=False)
-        inverse = inverse.astype(np.int64, copy=False)
-        s_key, r_key = inverse[: len(s_rows)], inverse[len(s_rows):]
+        if number == 0:  # one part: the vocabulary codes are the keys
+            s_key, r_key, n_keys = s_codes, r_codes, int(span)
+        else:
+            combined = np.concatenate([s_key[s_owner] * span + s_codes, r_key[r_owner] * span + r_codes])
+            # hashing, not sorting: np.unique's argsort was most of the blocking time
+            inverse, uniques = pd.factorize(combined, sort=False)
+            inverse = inverse.astype(np.int64, copy=False)
+            s_key, r_key, n_keys = inverse[: len(s_rows)], inverse[len(s_rows):], len(uniques)
         if focused:
-            wanted = np.zeros(len(uniques), dtype=bool)
+            wanted = np.zeros(n_keys, dtype=bool)
             if station_focus is not None:
                 wanted[s_key[station_focus[s_rows]]] = True
             if report_focus is not None:
@@ -110,23 +117,30 @@ def pass_pair_codes(
     focused run offers exactly the pairs of the full run that touch the focus."""
     s_rows, s_key, r_rows, r_key = _exploded_keys(stations, reports, spec, station_focus, report_focus)
     n_keys = int(max(s_key.max(initial=-1), r_key.max(initial=-1))) + 1
-    # a report holding a key twice (two readings folding alike) must count once
-    r_unique = unique_ints(r_key * np.int64(reports.n) + r_rows)
-    r_key, r_rows = r_unique // reports.n, r_unique % reports.n
+    focused = station_focus is not None or report_focus is not None
+    if not focused:  # sorted by key (then row) for the join below
+        r_sorted = unique_ints(r_key * np.int64(reports.n) + r_rows)
+        r_key, r_rows = r_sorted // reports.n, r_sorted % reports.n
+    # (row, key) pairs are distinct (a field holds a code once per row), so a count per key
+    # is the number of reports holding it
     per_key = np.bincount(r_key, minlength=n_keys)
     over = per_key > spec.max_reports_per_key
     s_over = over[s_key] if len(s_key) else np.zeros(0, dtype=bool)
     skipped_station_rows = len(np.unique(s_rows[s_over]))
     s_rows, s_key = s_rows[~s_over], s_key[~s_over]
     n = np.int64(reports.n)
-    if station_focus is None and report_focus is None:
-        pair_s, pair_r = _join(s_rows, s_key, r_rows, _offsets(r_key, n_keys))  # r_key is sorted
+    if not focused:
+        pair_s, pair_r = _join(s_rows, s_key, r_rows, _offsets(r_key, n_keys))
         codes = unique_ints(pair_s * n + pair_r)
     else:
         parts = []
         if station_focus is not None:
             mine = station_focus[s_rows]
-            pair_s, pair_r = _join(s_rows[mine], s_key[mine], r_rows, _offsets(r_key, n_keys))
+            wanted = np.zeros(n_keys, dtype=bool)
+            wanted[s_key[mine]] = True  # only the reports under a focused station's keys get sorted
+            held = wanted[r_key]
+            order = np.argsort(r_key[held], kind="stable")
+            pair_s, pair_r = _join(s_rows[mine], s_key[mine], r_rows[held][order], _offsets(r_key[held][order], n_keys))
             parts.append(pair_s * n + pair_r)
         if report_focus is not None:
             mine = report_focus[r_rows] & ~over[r_key]

@@ -94,6 +94,7 @@ class StationRecord(_RecordMixin, Base):
         sa.UniqueConstraint("record_id", "version", name="uq_station_records_version"),
         sa.Index("ix_station_records_current", "record_id", "is_current"),
         sa.Index("ix_station_records_pending", "matched_run_id"),
+        sa.Index("ix_station_records_current_id", "is_current", "id"),
     )
 
 
@@ -105,6 +106,7 @@ class Report(_RecordMixin, Base):
         sa.UniqueConstraint("report_id", "version", name="uq_reports_version"),
         sa.Index("ix_reports_current", "report_id", "is_current"),
         sa.Index("ix_reports_pending", "matched_run_id"),
+        sa.Index("ix_reports_current_id", "is_current", "id"),
     )
 
 

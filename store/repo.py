@@ -426,10 +426,23 @@ def max_row_id(session: Session, kind: str) -> int:
 
 def instance_id(session: Session) -> str:
     """The random id this database got when its schema was created."""
-    value = session.scalar(sa.select(Workstation.value).where(Workstation.key == "instance_id"))
+    value = workstation_value(session, "instance_id")
     if value is None:
         raise LookupError("database has no instance id: run its migrations (xunqin.store.upgrade)")
     return value
+
+
+def workstation_value(session: Session, key: str) -> str | None:
+    return session.scalar(sa.select(Workstation.value).where(Workstation.key == key))
+
+
+def set_workstation_value(session: Session, key: str, value: str) -> None:
+    row = session.get(Workstation, key)
+    if row is None:
+        session.add(Workstation(key=key, value=value))
+    else:
+        row.value = value
+    session.flush()
 
 
 def mark_matched(session: Session, kind: str, max_id: int, run_id: int) -> int:

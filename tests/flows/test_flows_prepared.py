@@ -190,3 +190,25 @@ def test_the_cache_folder_defaults_beside_a_sqlite_file_and_to_the_user_cache_el
     assert prepared.default_cache_dir("postgresql://u:secret@host/db") == tmp_path / "xdg" / "xunqin"
     path = prepared.snapshot_path("postgresql://u:secret@host/db", None, "abc")
     assert path == tmp_path / "xdg" / "xunqin" / "prepared-abc.npz" and "secret" not in str(path)
+
+
+def test_a_database_restored_from_a_backup_does_not_trust_the_newer_snapshot(
+        tmp_path: Path, reference_folder: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Backup after night 1, night 2 runs (new snapshot), the database is restored: the snapshot
+    holds rows the database no longer has, under the same instance id."""
+    url, inbox, path = _two_nights_sqlite(tmp_path)
+    db.engine(url).dispose()
+    backup = tmp_path / "backup.db"
+    shutil.copy(tmp_path / "x.db", backup)
+    kept = tmp_path / "inbox-copy"
+    shutil.copytree(inbox, kept, ignore=shutil.ignore_patterns("archive", "quarantine"))
+    assert _night(url, inbox, use_cache=True)["prepared"] == "refreshed"
+    db.engine(url).dispose()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"x.db{suffix}").unlink(missing_ok=True)
+    shutil.copy(backup, tmp_path / "x.db")
+    with caplog.at_level(logging.WARNING, logger="xunqin.flows.prepared"):
+        summary = _night(url, kept, use_cache=True)
+    assert summary["prepared"] == "built"
+    assert any("last recorded" in r.getMessage() for r in caplog.records)
+    assert snapshot(url) == _reference(reference_folder)[2]

@@ -1,9 +1,10 @@
 """Workstation identity and pending-record indexes (for the matcher's prepared snapshot).
 
 The snapshot of prepared records kept between nights names the database it mirrors by this
-random id, so a cache never serves rows of another database at the same URL. The partial
-look-ups of an incremental night (pending versions, versions since the snapshot) use the
-indexes.
+random id, so a cache never serves rows of another database at the same URL; the token of the
+snapshot last written is kept here too (a database restored from a backup holds an older one).
+The look-ups of an incremental night (pending versions, current versions up to a row id) use
+the indexes.
 
 Revision ID: 0003_instance
 Revises: 0002_web
@@ -30,11 +31,13 @@ def upgrade() -> None:
         sa.Column("value", sa.Text, nullable=False),
     )
     op.bulk_insert(table, [{"key": "instance_id", "value": uuid.uuid4().hex}])
-    op.create_index("ix_station_records_pending", "station_records", ["matched_run_id"])
-    op.create_index("ix_reports_pending", "reports", ["matched_run_id"])
+    for table in ("station_records", "reports"):
+        op.create_index(f"ix_{table}_pending", table, ["matched_run_id"])
+        op.create_index(f"ix_{table}_current_id", table, ["is_current", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_reports_pending", "reports")
-    op.drop_index("ix_station_records_pending", "station_records")
+    for table in ("reports", "station_records"):
+        op.drop_index(f"ix_{table}_current_id", table)
+        op.drop_index(f"ix_{table}_pending", table)
     op.drop_table("workstation")
