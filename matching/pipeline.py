@@ -83,10 +83,16 @@ def match(
 def _compact(prepared: Prepared, i: np.ndarray, j: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray]:
     """Only the rows the pairs touch (a focused run's few pairs must not pay for every row),
     and the pairs renumbered into them."""
-    station_rows, report_rows = np.unique(i), np.unique(j)
+    renumbered = []
+    for rows, n in ((i, prepared.stations.n), (j, prepared.reports.n)):
+        kept = np.flatnonzero(np.bincount(rows, minlength=n))  # linear, where np.unique sorts
+        position = np.empty(n, dtype=np.int64)
+        position[kept] = np.arange(len(kept))
+        renumbered.append((kept, position[rows]))
+    (station_rows, si), (report_rows, sj) = renumbered
     small = Prepared(prepared.stations.take(station_rows), prepared.reports.take(report_rows), prepared.vocab,
                      prepared.name_frequency, prepared.tf_floor)
-    return small, np.searchsorted(station_rows, i), np.searchsorted(report_rows, j)
+    return small, si, sj
 
 
 def match_prepared(

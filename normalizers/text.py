@@ -52,11 +52,35 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@cache
+def _changing_chars() -> frozenset[str] | None:
+    """Every character some t2s entry changes: text holding none of them comes out as it went
+    in, so most (already simplified) text skips the pure-Python converter. None when the
+    library's tables are not where this version keeps them (then every text is converted)."""
+    converter = _t2s()
+    converter.convert("")  # loads the tables
+    chars: set[str] = set()
+    try:
+        for group in converter._dict_chain_data:  # opencc-python-reimplemented 0.1.x internals
+            for entry in group:
+                for key, value in entry[-1].items():
+                    if len(key) == len(value):
+                        chars.update(k for k, v in zip(key, value) if k != v)
+                    else:  # several candidates ('干 乾'): any character of the key may change
+                        chars.update(key)
+    except (AttributeError, TypeError, IndexError, KeyError):
+        return None
+    return frozenset(chars) if chars else None
+
+
 @lru_cache(maxsize=1 << 16)
 def to_simplified(s: str | None) -> str:
     """Traditional -> simplified Chinese (OpenCC t2s); other characters pass through."""
     if not s:
         return ""
+    changing = _changing_chars()
+    if changing is not None and changing.isdisjoint(s):
+        return s
     conv = _t2s().convert
     if not any(ch in _KEEP_AS_IS for ch in s):
         return conv(s)

@@ -81,3 +81,26 @@ def test_han_only(raw, expected):
 )
 def test_is_han(ch, expected):
     assert is_han(ch) is expected
+
+
+def test_text_that_skips_the_converter_is_text_the_converter_leaves_alone():
+    """to_simplified returns text holding no t2s-changing character as it is, without OpenCC:
+    check that OpenCC would indeed leave it alone, over every CJK character and every text
+    cell of the checked-in sample."""
+    import csv
+    from pathlib import Path
+
+    from xunqin.normalizers import text
+
+    changing = text._changing_chars()
+    assert changing is not None and len(changing) > 2000 and "葉" in changing and "王" not in changing
+    convert = text._t2s().convert
+    corpus = [chr(cp) for cp in range(0x4E00, 0xA000)]
+    corpus += [key for group in text._t2s()._dict_chain_data for entry in group for key in entry[-1]]
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    for name in ("stations.csv", "reports.csv"):
+        with (sample / name).open(encoding="utf-8") as fh:
+            corpus += [cell for row in csv.reader(fh) for cell in row if cell]
+    skipped = [s for s in corpus if changing.isdisjoint(s)]
+    assert len(skipped) > len(corpus) // 2
+    assert [s for s in skipped if convert(s) != s] == []
