@@ -25,6 +25,8 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
+from .text import to_simplified
+
 __all__ = [
     "Division",
     "Place",
@@ -268,18 +270,11 @@ def _variants() -> tuple[dict[str, tuple[tuple[str, int], ...]], dict[str, tuple
     return table, {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
 
 
-@functools.cache
-def _t2s():
-    from opencc import OpenCC  # imported lazily: nothing happens on module import
-
-    return OpenCC("t2s")
-
-
 def _clean_keep_punct(text: str) -> str:
     """Full-width -> half-width, traditional -> simplified, lower case."""
     text = unicodedata.normalize("NFKC", text)
     if any(ord(ch) > 0x2E80 for ch in text):
-        text = _t2s().convert(text)
+        text = to_simplified(text)  # keeps 乾 of 乾县 / 乾安县, which OpenCC alone makes 干
     return text.lower()
 
 

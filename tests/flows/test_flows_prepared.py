@@ -212,3 +212,17 @@ def test_a_database_restored_from_a_backup_does_not_trust_the_newer_snapshot(
     assert summary["prepared"] == "built"
     assert any("last recorded" in r.getMessage() for r in caplog.records)
     assert snapshot(url) == _reference(reference_folder)[2]
+
+
+def test_a_snapshot_with_many_dropped_rows_is_built_afresh(tmp_path: Path, reference_folder: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Superseded versions leave dead vocabulary behind; past a share of dropped rows the
+    snapshot is built again (here: at the first dropped row)."""
+    url, inbox, path = _two_nights_sqlite(tmp_path)
+    monkeypatch.setattr(prepared, "REBUILD_DROPPED_SHARE", 0.0)
+    summary = _night(url, inbox, use_cache=True)  # night 2 changes a station record and a report
+    assert summary["prepared"] == "built"
+    assert snapshot(url) == _reference(reference_folder)[2]
+    from xunqin.matching import snapshot as snap_mod
+
+    assert snap_mod.load(path).dropped == 0
