@@ -163,8 +163,6 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
         closed_s, closed_r = repo.closed_ids(s)
         stored_model = repo.active_model(s)
         model = Model.from_dict(stored_model[1]) if stored_model else None
-        floor = _score_floor(s, snapshot.stations.ids, tables.pending["stations"],
-                             snapshot.reports.ids[tables.pending["reports"]], top_k or (model and model.settings.top_k))
     timings["load"] = round(time.perf_counter() - clock, 2)
     open_s = ~pd.Index(snapshot.stations.ids).isin(list(closed_s))
     open_r = ~pd.Index(snapshot.reports.ids).isin(list(closed_r))
@@ -185,7 +183,12 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
     if open_s.any() and open_r.any():
         # first night, or everything changed on one side: one run over all pairs covers both
         full = bool(pending_s[open_s].all() or pending_r[open_r].all())
-        focus = {} if full else {"station_focus": pending_s, "report_focus": pending_r, "score_floor": floor}
+        focus: dict[str, np.ndarray] = {}
+        if not full:
+            with Session() as s:
+                floor = _score_floor(s, snapshot.stations.ids, pending_s, snapshot.reports.ids[pending_r],
+                                     top_k or (model and model.settings.top_k))
+            focus = {"station_focus": pending_s, "report_focus": pending_r, "score_floor": floor}
         out = match_prepared(snapshot.prepared(), model=model, top_k=top_k, exclude_pairs=excluded,
                              station_open=open_s, report_open=open_r, **focus)
         fresh, model = out.candidates, model or out.model

@@ -405,10 +405,10 @@ def keys_versioned_after(session: Session, kind: str, after_id: int, up_to: int 
 def pending_row_ids(session: Session, kind: str, *, up_to: int | None = None) -> np.ndarray:
     """Row ids of current versions no match run has ranked (new, changed or put back)."""
     model = TABLE[kind]
-    stmt = sa.select(model.id).where(model.matched_run_id.is_(None), model.is_current)
-    if up_to is not None:
-        stmt = stmt.where(model.id <= up_to)
-    return np.array(session.scalars(stmt).all(), dtype=np.int64)
+    # the pending index alone: with is_current and the id bound in the query, planners take
+    # the (is_current, id) index and walk every current version
+    rows = session.execute(sa.select(model.id, model.is_current).where(model.matched_run_id.is_(None))).all()
+    return np.array([rid for rid, current in rows if current and (up_to is None or rid <= up_to)], dtype=np.int64)
 
 
 def current_count(session: Session, kind: str, *, up_to: int | None = None) -> int:
