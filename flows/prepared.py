@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sqlalchemy.engine import make_url
 
 from xunqin.matching import snapshot as snap_mod
@@ -100,8 +99,7 @@ def _refresh(s, snapshot: snap_mod.Snapshot, max_id: dict[str, int]) -> snap_mod
             log.warning("prepared snapshot not reused: it is ahead of the database")
             return None
         side = snapshot.side(kind)
-        superseded = repo.keys_versioned_after(s, kind, after, up_to=max_id[kind])
-        gone = pd.Index(side.ids).isin(superseded) if len(superseded) else np.zeros(side.n, dtype=bool)
+        gone = np.isin(snapshot.tokens[kind], repo.superseded_row_ids(s, kind, after, max_id[kind]))
         if side.n - int(gone.sum()) != repo.current_count(s, kind, up_to=after):
             log.warning("prepared snapshot not reused: its %s are out of step with the database", kind)
             return None
@@ -140,15 +138,17 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
                                       {k: v.row_ids for k, v in versions.items()},
                                       {"instance": instance, "max_id": dict(max_id)})
         pending_ids = {kind: repo.pending_row_ids(s, kind, up_to=max_id[kind]) for kind in KINDS}
-    timings["prepare"] = round(time.perf_counter() - clock, 2)
     pending = {kind: np.isin(snapshot.tokens[kind], pending_ids[kind]) for kind in KINDS}
+    timings["prepare"] = round(time.perf_counter() - clock, 2)
     saving = None
     if path is not None and source != "reused":
         # the database records the token first: should the file then not be written, the
         # next night finds an older token in it and rebuilds
+        clock = time.perf_counter()
         snapshot.info["token"] = uuid.uuid4().hex
         with db.sessions(url).begin() as s:
             repo.set_workstation_value(s, TOKEN_KEY, snapshot.info["token"])
+        timings["token"] = round(time.perf_counter() - clock, 2)
         # written while the night matches (file writes and checksums release the GIL); the
         # snapshot is only read from here on
         saving = threading.Thread(target=_save, args=(snapshot, path), name="xunqin-snapshot-save")

@@ -64,10 +64,11 @@ def _changing_chars() -> frozenset[str] | None:
         for group in converter._dict_chain_data:  # opencc-python-reimplemented 0.1.x internals
             for entry in group:
                 for key, value in entry[-1].items():
-                    if len(key) == len(value):
-                        chars.update(k for k, v in zip(key, value) if k != v)
-                    else:  # several candidates ('干 乾'): any character of the key may change
-                        chars.update(key)
+                    for candidate in value.split(" "):  # several candidates: '干 乾'
+                        if len(candidate) == len(key):
+                            chars.update(k for k, v in zip(key, candidate) if k != v)
+                        else:  # lengths differ: any character of the key may change
+                            chars.update(key)
     except (AttributeError, TypeError, IndexError, KeyError):
         return None
     return frozenset(chars) if chars else None

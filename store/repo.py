@@ -392,16 +392,6 @@ def load_versions(session: Session, kind: str, *, after_id: int = 0, up_to: int 
                     frame_from_json_texts(kind, texts))
 
 
-def keys_versioned_after(session: Session, kind: str, after_id: int, up_to: int | None = None) -> np.ndarray:
-    """Record keys with a version above ``after_id``: their older versions are superseded."""
-    model = TABLE[kind]
-    key_col = getattr(model, KEY[kind])
-    stmt = sa.select(key_col).where(model.id > after_id).distinct()
-    if up_to is not None:
-        stmt = stmt.where(model.id <= up_to)
-    return np.array(session.scalars(stmt).all(), dtype=object)
-
-
 def pending_row_ids(session: Session, kind: str, *, up_to: int | None = None) -> np.ndarray:
     """Row ids of current versions no match run has ranked (new, changed or put back)."""
     model = TABLE[kind]
@@ -409,6 +399,25 @@ def pending_row_ids(session: Session, kind: str, *, up_to: int | None = None) ->
     # the (is_current, id) index and walk every current version
     rows = session.execute(sa.select(model.id, model.is_current).where(model.matched_run_id.is_(None))).all()
     return np.array([rid for rid, current in rows if current and (up_to is None or rid <= up_to)], dtype=np.int64)
+
+
+def current_row_ids(session: Session, kind: str, keys: Iterable[str]) -> np.ndarray:
+    """Row ids of the current versions of these record keys."""
+    model = TABLE[kind]
+    key_col = getattr(model, KEY[kind])
+    out: list[int] = []
+    for chunk in _chunks(sorted(set(keys))):
+        out.extend(session.scalars(sa.select(model.id).where(key_col.in_(chunk), model.is_current)))
+    return np.array(out, dtype=np.int64)
+
+
+def superseded_row_ids(session: Session, kind: str, after_id: int, up_to: int) -> np.ndarray:
+    """Row ids up to ``after_id`` whose record got a newer version in ``(after_id, up_to]``."""
+    model = TABLE[kind]
+    key_col = getattr(model, KEY[kind])
+    newer = sa.select(key_col).where(model.id > after_id, model.id <= up_to)
+    stmt = sa.select(model.id).where(model.id <= after_id, key_col.in_(newer))
+    return np.array(session.scalars(stmt).all(), dtype=np.int64)
 
 
 def current_count(session: Session, kind: str, *, up_to: int | None = None) -> int:
