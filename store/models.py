@@ -149,7 +149,10 @@ class Candidate(Base):
     model_version: Mapped[str] = mapped_column(sa.String(64))
     run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    __table_args__ = (sa.UniqueConstraint("station_record_id", "report_id", name="uq_candidates_pair"),)
+    __table_args__ = (
+        sa.UniqueConstraint("station_record_id", "report_id", name="uq_candidates_pair"),
+        sa.Index("ix_candidates_station_rank", "station_record_id", "rank", "score"),
+    )
 
 
 class Decision(Base):

@@ -95,25 +95,32 @@ def row_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _python(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _records(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Column lists -> row dicts (several times faster than DataFrame.to_dict on wide rows)."""
+    names = list(columns)
+    return [dict(zip(names, row)) for row in zip(*columns.values())] if names else []
+
+
 def _jsonable_frame(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Normalized rows -> JSON-ready dicts: dates as ISO text, NaN as null, numpy scalars as Python."""
-    out = pd.DataFrame(index=df.index)
+    columns: dict[str, list[Any]] = {}
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_datetime64_any_dtype(s):
-            out[col] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
-        elif pd.api.types.is_float_dtype(s):
-            out[col] = s.astype(object).where(s.notna(), None)
+            s = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
         elif pd.api.types.is_integer_dtype(s):
-            out[col] = s.astype(object)
+            s = s.astype(object)
         else:
-            out[col] = s.astype(object).where(s.notna(), None)
-    records = out.to_dict("records")
-    for rec in records:  # numpy floats/ints survive astype(object); json needs Python ones
-        for k, v in rec.items():
-            if isinstance(v, np.generic):
-                rec[k] = v.item()
-    return records
+            s = s.astype(object).where(s.notna(), None)
+        # numpy floats/ints can survive astype(object); json needs Python ones
+        columns[str(col)] = [_python(v) for v in s.tolist()]
+    if not len(df.columns):
+        return [{} for _ in range(len(df))]
+    return _records(columns)
 
 
 def frame_from_json(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -235,7 +242,8 @@ def add_records(session: Session, *, kind: str, file_name: str, content_hash: st
     src.rejects, src.run_id, src.taken_at = len(rejects), run_id, utcnow()
     session.flush()
 
-    raw_by_row = dict(zip(raw_rows.astype(int).tolist(), raw.astype(object).where(raw.notna(), None).to_dict("records")))
+    raw_text = raw.astype(object).where(raw.notna(), None)
+    raw_by_row = dict(zip(raw_rows.astype(int).tolist(), _records({str(c): raw_text[c].tolist() for c in raw_text.columns})))
     norm_rows = _jsonable_frame(normalized)
     keys = normalized[key].astype(str).tolist()
     current = _current_versions(session, kind, keys)

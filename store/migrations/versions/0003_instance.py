@@ -34,9 +34,12 @@ def upgrade() -> None:
     for table in ("station_records", "reports"):
         op.create_index(f"ix_{table}_pending", table, ["matched_run_id"])
         op.create_index(f"ix_{table}_current_id", table, ["is_current", "id"])
+    # the K-th score of every station record's list (what a new pair must beat), index only
+    op.create_index("ix_candidates_station_rank", "candidates", ["station_record_id", "rank", "score"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_candidates_station_rank", "candidates")
     for table in ("reports", "station_records"):
         op.drop_index(f"ix_{table}_current_id", table)
         op.drop_index(f"ix_{table}_pending", table)
