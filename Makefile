@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m xunqin.matching.benchmark
 
 bench-incremental: $(STAMP)
-	$(BIN)/python -m xunqin.matching.bench_incremental --size M
+	$(BIN)/python -m xunqin.matching.bench_incremental --size M --work bench-out/incremental-M
 
 bench-queue: $(STAMP)
 	$(BIN)/python -m xunqin.web.bench_queue

@@ -8,6 +8,7 @@ pandas MultiIndexes of tens of millions of pairs costs more than the rest of the
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,16 +182,25 @@ def index(
     settings: Settings,
     station_focus: np.ndarray | None = None,
     report_focus: np.ndarray | None = None,
+    workers: int = 2,
 ) -> Blocked:
-    """Every pass, then their union (only pairs touching the focus when one is given)."""
-    stats, pass_codes = [], {}
-    for spec in settings.blocking:
+    """Every pass, then their union (only pairs touching the focus when one is given).
+
+    Passes run on ``workers`` threads: their sorts, joins and hashing release the GIL.
+    """
+
+    def one(spec: BlockingPass) -> tuple[np.ndarray, PassStats]:
         if station_focus is None and report_focus is None:
-            codes, pass_stats = KeyPassIndex(spec, prepared).pair_codes()
-        else:
-            codes, pass_stats = pass_pair_codes(prepared.stations, prepared.reports, spec, station_focus, report_focus)
-        pass_codes[spec.name] = codes
-        stats.append(pass_stats)
+            return KeyPassIndex(spec, prepared).pair_codes()
+        return pass_pair_codes(prepared.stations, prepared.reports, spec, station_focus, report_focus)
+
+    if workers > 1 and len(settings.blocking) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, settings.blocking))
+    else:
+        results = [one(spec) for spec in settings.blocking]
+    pass_codes = {spec.name: codes for spec, (codes, _) in zip(settings.blocking, results)}
+    stats = [pass_stats for _, pass_stats in results]
     union = unique_ints(np.concatenate(list(pass_codes.values()))) if pass_codes else np.zeros(0, np.int64)
     n_reports = np.int64(prepared.reports.n)
     return Blocked(union // n_reports, union % n_reports, tuple(stats), pass_codes)

@@ -45,13 +45,16 @@ def compare(
     """
     out = np.empty((len(i), len(settings.comparisons)), dtype=np.int8)
 
+    # a night's few hundred thousand pairs still go to every worker
+    chunk = max(min(CHUNK_PAIRS, -(-len(i) // max(workers, 1))), 1)
+
     def run(start: int) -> int:
-        stop = min(start + CHUNK_PAIRS, len(i))
+        stop = min(start + chunk, len(i))
         for c, comparison in enumerate(settings.comparisons):
             out[start:stop, c] = comparison_levels(ctx, comparison, i[start:stop], j[start:stop])
         return stop
 
-    starts = range(0, len(i), CHUNK_PAIRS)
+    starts = range(0, len(i), chunk)
     if workers <= 1 or len(starts) <= 1:
         for start in starts:
             done = run(start)
@@ -63,5 +66,5 @@ def compare(
         for stop in pool.map(run, starts):
             finished += 1
             if progress:
-                progress(min(finished * CHUNK_PAIRS, len(i)), len(i))
+                progress(min(finished * chunk, len(i)), len(i))
     return out
