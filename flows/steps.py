@@ -164,10 +164,10 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
         closed_s, closed_r = repo.closed_ids(s)
         stored_model = repo.active_model(s)
         model = Model.from_dict(stored_model[1]) if stored_model else None
-    timings["load"] = round(time.perf_counter() - clock, 2)
-    with Session() as s:  # by row id: hashing half a million id strings costs more
+        # confirmed records by row id: hashing half a million id strings costs more
         open_s = ~np.isin(snapshot.tokens["stations"], repo.current_row_ids(s, "stations", closed_s))
         open_r = ~np.isin(snapshot.tokens["reports"], repo.current_row_ids(s, "reports", closed_r))
+    timings["load"] = round(time.perf_counter() - clock, 2)
     pending_s, pending_r = tables.pending["stations"] & open_s, tables.pending["reports"] & open_r
     n_s, n_r = int(pending_s.sum()), int(pending_r.sum())
     summary: dict[str, Any] = {"pending_stations": n_s, "pending_reports": n_r, "open_stations": int(open_s.sum()),
