@@ -190,8 +190,6 @@ def index(
     """
 
     def one(spec: BlockingPass) -> tuple[np.ndarray, PassStats]:
-        if station_focus is None and report_focus is None:
-            return KeyPassIndex(spec, prepared).pair_codes()
         return pass_pair_codes(prepared.stations, prepared.reports, spec, station_focus, report_focus)
 
     if workers > 1 and len(settings.blocking) > 1:

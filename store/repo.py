@@ -471,11 +471,6 @@ def mark_matched(session: Session, kind: str, max_id: int, run_id: int) -> int:
     return int(result.rowcount or 0)
 
 
-def pending_count(session: Session, kind: str) -> int:
-    model = TABLE[kind]
-    return int(session.scalar(sa.select(sa.func.count()).select_from(model).where(model.matched_run_id.is_(None), model.is_current)) or 0)
-
-
 # --------------------------------------------------------------------------- models
 
 

@@ -226,3 +226,22 @@ def test_a_snapshot_with_many_dropped_rows_is_built_afresh(tmp_path: Path, refer
     from xunqin.matching import snapshot as snap_mod
 
     assert snap_mod.load(path).dropped == 0
+
+
+def test_score_floors_only_skip_pairs_that_could_not_enter_a_list(tmp_path: Path, reference_folder: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A night ranks an old station record's new pairs only when they beat the K-th score of
+    its stored full list; the queue must end as when every new pair is ranked."""
+    import numpy as np
+
+    reference = _reference(reference_folder)  # computed with the floors
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.upgrade(url)
+    monkeypatch.setattr(steps, "_score_floor", lambda _s, ids, *_a: np.full(len(ids), -np.inf))
+    inbox = tmp_path / "inbox"
+    for night in (1, 2, 3):
+        _files(night, inbox)
+        _night(url, inbox, use_cache=True)
+        assert snapshot(url) == reference[night], f"night {night}"
+        if night == 2:
+            _decide_on_best(url)
