@@ -88,41 +88,106 @@ def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:
     return MultiValue(indptr, codes.astype(np.int64))
 
 
+def _hash(strings: np.ndarray) -> np.ndarray:
+    """64-bit hashes of strings (object array): pandas' SipHash, fixed key, in C."""
+    return pd.util.hash_array(strings, categorize=False)
+
+
 class Vocabulary:
-    """String -> int code, shared by the station and report sides."""
+    """String -> int code, shared by the station and report sides.
+
+    A vocabulary read back from a snapshot finds codes through the sorted hashes of its strings
+    (kept in the file) instead of a dict of every string: building that dict took longer than
+    the rest of the snapshot's load, and a night encodes only its few new values.
+    """
 
     def __init__(self) -> None:
-        self._index: dict[str, int] = {}
+        self._strings: list[str] = []  # code -> string
+        self._index: dict[str, int] = {}  # string -> code, for codes not in the hashed part
+        self._hashes: np.ndarray | None = None  # sorted distinct hashes of the hashed part
+        self._hash_codes: np.ndarray | None = None  # their codes
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._strings)
 
     @classmethod
-    def from_strings(cls, strings: list[str]) -> Vocabulary:
-        """A vocabulary whose code k is ``strings[k]`` (what :meth:`decode_table` gave)."""
+    def from_strings(cls, strings: list[str], lookup: tuple[np.ndarray, np.ndarray] | None = None) -> Vocabulary:
+        """A vocabulary whose code k is ``strings[k]`` (what :meth:`decode_table` gave);
+        ``lookup`` is what :meth:`lookup_table` gave for it (saves building a dict)."""
         vocab = cls()
+        vocab._strings = list(strings)
+        if lookup is not None:
+            hashes, codes = (np.asarray(lookup[0], dtype=np.uint64), np.asarray(lookup[1], dtype=np.int64))
+            n = len(strings)
+            if len(hashes) != n or len(codes) != n or (n and (codes.min() < 0 or codes.max() >= n)):
+                raise ValueError("vocabulary lookup table does not fit its strings")
+            if n > 1 and not bool(np.all(hashes[1:] > hashes[:-1])):
+                lookup = None  # two strings share a hash (or the table is unsorted): use the dict
+            else:
+                # the table must be this hash function's: check a spread of entries
+                sample = np.unique(np.linspace(0, n - 1, num=min(n, 64)).astype(np.int64)) if n else codes[:0]
+                probe = np.empty(len(sample), dtype=object)
+                probe[:] = [vocab._strings[c] for c in codes[sample].tolist()]
+                if not np.array_equal(_hash(probe), hashes[sample]):
+                    raise ValueError("vocabulary lookup table was made by another hash function")
+                vocab._hashes, vocab._hash_codes = hashes, codes
+                return vocab
         vocab._index = dict(zip(strings, range(len(strings))))
         if len(vocab._index) != len(strings):
             raise ValueError("vocabulary strings repeat")
         return vocab
 
+    def _hashed_lookup(self, uniques: np.ndarray) -> np.ndarray:
+        """Codes of ``uniques`` (object array) in the hashed part, -1 for the others."""
+        out = np.full(len(uniques), -1, dtype=np.int64)
+        if self._hashes is None or not len(self._hashes) or not len(uniques):
+            return out
+        wanted = _hash(uniques)
+        pos = np.minimum(np.searchsorted(self._hashes, wanted), len(self._hashes) - 1)
+        found = self._hashes[pos] == wanted
+        codes = self._hash_codes[pos[found]]
+        same = np.array([self._strings[c] for c in codes.tolist()], dtype=object) == uniques[found]
+        out[np.flatnonzero(found)[same]] = codes[same]  # a hash alone could collide
+        return out
+
     def encode(self, values: np.ndarray) -> np.ndarray:
         uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-        mapped = np.fromiter(
-            (self._index.setdefault(u, len(self._index)) for u in uniques),
-            dtype=np.int64,
-            count=len(uniques),
-        )
+        uniques = uniques.astype(object)
+        mapped = self._hashed_lookup(uniques)
+        index, strings = self._index, self._strings
+        for k in np.flatnonzero(mapped < 0).tolist():
+            value = uniques[k]
+            code = index.get(value)
+            if code is None:
+                code = index[value] = len(strings)
+                strings.append(value)
+            mapped[k] = code
         return mapped[inverse]
 
     def code(self, value: str) -> int | None:
-        return self._index.get(value)
+        found = int(self._hashed_lookup(np.array([value], dtype=object))[0])
+        return found if found >= 0 else self._index.get(value)
 
     def decode_table(self) -> np.ndarray:
-        table = np.empty(len(self._index), dtype=object)
-        for value, code in self._index.items():
-            table[code] = value
+        table = np.empty(len(self._strings), dtype=object)
+        table[:] = self._strings
         return table
+
+    def lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted hashes, codes) of every string, what :meth:`from_strings` takes back."""
+        if self._hashes is not None and not self._index:
+            return self._hashes, self._hash_codes
+        # hash only the strings not hashed yet and merge them in: no full sort each night
+        extra_codes = np.fromiter(self._index.values(), dtype=np.int64, count=len(self._index))
+        extra = np.empty(len(extra_codes), dtype=object)
+        extra[:] = list(self._index)
+        hashes = _hash(extra)
+        by = np.argsort(hashes, kind="stable")
+        hashes, extra_codes = hashes[by], extra_codes[by]
+        if self._hashes is None:
+            return hashes, extra_codes
+        at = np.searchsorted(self._hashes, hashes)
+        return np.insert(self._hashes, at, hashes), np.insert(self._hash_codes, at, extra_codes)
 
 
 def split_multi(series: pd.Series, vocab: Vocabulary) -> MultiValue:

@@ -25,7 +25,7 @@ import pandas as pd
 from .arrays import MultiValue, Vocabulary
 from .prepare import Prepared, Side, assemble, prepare_reports, prepare_stations
 
-FORMAT = "xunqin-prepared/1"
+FORMAT = "xunqin-prepared/2"
 KINDS = ("stations", "reports")
 SEPARATOR = "\x1f"  # joins strings into one text array (no ids, names or codes hold it)
 
@@ -154,6 +154,8 @@ def save(snapshot: Snapshot, path: str | Path) -> Path:
         _side_arrays(kind, snapshot.side(kind), arrays, layout)
         arrays[f"{kind}/tokens"] = snapshot.tokens[kind]
     arrays["vocab"] = _text(snapshot.vocab.decode_table())
+    arrays["vocab_hashes"], codes = snapshot.vocab.lookup_table()
+    arrays["vocab_hash_codes"] = _narrow(codes)
     meta = {"format": FORMAT, "code": code_fingerprint(), "vocab": len(snapshot.vocab), "layout": layout,
             "info": snapshot.info, "dropped": snapshot.dropped}
     arrays["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
@@ -180,7 +182,8 @@ def load(path: str | Path) -> Snapshot:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
             if meta.get("format") != FORMAT or meta.get("code") != code_fingerprint():
                 raise SnapshotError("snapshot written by other preparation code")
-            vocab = Vocabulary.from_strings(_strings(data["vocab"], int(meta["vocab"])))
+            vocab = Vocabulary.from_strings(_strings(data["vocab"], int(meta["vocab"])),
+                                           (data["vocab_hashes"], data["vocab_hash_codes"]))
             sides: dict[str, Side] = {}
             tokens: dict[str, np.ndarray] = {}
             for kind in KINDS:
