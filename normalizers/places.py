@@ -273,7 +273,7 @@ def _variants() -> tuple[dict[str, tuple[tuple[str, int], ...]], dict[str, tuple
 def _clean_keep_punct(text: str) -> str:
     """Full-width -> half-width, traditional -> simplified, lower case."""
     text = unicodedata.normalize("NFKC", text)
-    if any(ord(ch) > 0x2E80 for ch in text):
+    if text and max(text) > "\u2e80":  # some character above U+2E80 (CJK): max() runs in C
         text = to_simplified(text)  # keeps 乾 of 乾县 / 乾安县, which OpenCC alone makes 干
     return text.lower()
 
@@ -286,16 +286,10 @@ def _clean(text: str) -> str:
 # --------------------------------------------------------------------------- matching
 
 
-def _is_ancestor_or_self(a: str, b: str) -> bool:
-    """True when division ``a`` contains (or is) division ``b``."""
-    if a == b:
-        return True
-    la = _level_of(a)
-    if la == "province":
-        return b[:2] == a[:2]
-    if la == "prefecture":
-        return b[:4] == a[:4] and b != a
-    return False
+def _proper_ancestors(code: str) -> tuple[str, ...]:
+    """The divisions containing ``code``, itself excluded: its prefecture and province forms
+    (AABB00, AA0000), whether or not such a division exists."""
+    return tuple(a for a in {code[:4] + "00", code[:2] + "0000"} if a != code)
 
 
 def _quality(code: str, tier: int) -> int:
@@ -304,83 +298,156 @@ def _quality(code: str, tier: int) -> int:
     return tier * 10 + bonus
 
 
+@functools.cache
+def _ancestors() -> dict[str, tuple[str, ...]]:
+    """code -> :func:`_proper_ancestors` for every division."""
+    return {c: _proper_ancestors(c) for c in _division_map()}
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What matching needs of one name variant, worked out once from :func:`_variants`."""
+
+    tier: int  # the (one) best tier of its codes
+    quality: dict[str, int]  # code -> _quality(code, tier), in the table's order
+    weak: bool  # a bare 2-char county name (城关, 新华, 红旗): a common word in addresses
+
+
+@functools.cache
+def _matcher() -> tuple[dict[str, _Key], dict[str, tuple[int, ...]]]:
+    """key -> _Key; first two characters -> lengths of the keys starting so, longest first.
+
+    Keyed by two characters (every key has at least two), most positions of a text cost one
+    look-up and only lengths that can match are sliced."""
+    table, _ = _variants()
+    keys: dict[str, _Key] = {}
+    lengths: dict[str, set[int]] = {}
+    for key, entries in table.items():
+        keys[key] = _Key(
+            tier=entries[0][1],
+            quality={c: _quality(c, t) for c, t in entries},
+            weak=len(key) == 2 and all(t == _SHORT and _level_of(c) == "county" for c, t in entries),
+        )
+        lengths.setdefault(key[:2], set()).add(len(key))
+    return keys, {k: tuple(sorted(ls, reverse=True)) for k, ls in lengths.items()}
+
+
 def _find_hits(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping name matches covering as much of ``text`` as possible (DP over spans)."""
-    table, lengths = _variants()
+    keys, lengths = _matcher()
     n = len(text)
-    spans: list[list[tuple[int, str]]] = [[] for _ in range(n)]
-    for i, ch in enumerate(text):
-        for length in lengths.get(ch, ()):
-            key = text[i : i + length]
-            if len(key) != length or key not in table:
+    starts: list[int] = []
+    spans: dict[int, list[tuple[int, str]]] = {}
+    for i in range(n - 1):
+        lens = lengths.get(text[i : i + 2])
+        if lens is None:
+            continue
+        found: list[tuple[int, str]] = []
+        for length in lens:  # longest first, as the DP's tie rule expects
+            end = i + length
+            if end > n:
                 continue
-            if table[key][0][1] == _SHORT:
-                after = text[i + length : i + length + 1]
-                if after in _STREET_AFTER or text[i + length : i + length + 2] in _STREET_AFTER2:
+            key = text[i:end]
+            info = keys.get(key)
+            if info is None:
+                continue
+            if info.tier == _SHORT:
+                if text[end : end + 1] in _STREET_AFTER or text[end : end + 2] in _STREET_AFTER2:
                     continue
-            spans[i].append((i + length, key))
-    # best[i] = (chars covered, tier sum, -hits) over text[i:]
-    best: list[tuple[int, int, int]] = [(0, 0, 0)] * (n + 1)
-    choice: list[tuple[int, str] | None] = [None] * (n + 1)
-    for i in range(n - 1, -1, -1):
-        best[i], choice[i] = best[i + 1], None
+            found.append((end, key))
+        if found:
+            starts.append(i)
+            spans[i] = found
+    if not starts:
+        return []
+    # Spans that do not overlap at all are all taken: each adds characters covered.
+    last_end = -1
+    for i in starts:
+        found = spans[i]
+        if len(found) > 1 or i < last_end:
+            break
+        last_end = found[0][0]
+    else:
+        return [(i, spans[i][0][0], spans[i][0][1]) for i in starts]
+    # best[i] = (chars covered, tier sum, -hits) over text[i:]; positions between two span
+    # starts share the value of the next start, so only starts are worked out.
+    zero = (0, 0, 0)
+    best: list[tuple[int, int, int]] = [zero] * (n + 1)
+    choice: dict[int, tuple[int, str] | None] = {}
+    nxt = n
+    for i in reversed(starts):
+        run = best[nxt]
+        if nxt - i > 1:
+            best[i + 1 : nxt] = [run] * (nxt - i - 1)
+        cur, chosen = run, None
         for end, key in spans[i]:
             c, t, h = best[end]
-            cand = (c + end - i, t + table[key][0][1], h - 1)
-            if cand >= best[i]:  # on ties prefer the earlier match (陕西|北部, not 陕|西北)
-                best[i], choice[i] = cand, (end, key)
-    hits, i = [], 0
-    while i < n:
-        if choice[i] is None:
-            i += 1
-        else:
-            end, key = choice[i]
-            hits.append((i, end, key))
-            i = end
+            cand = (c + end - i, t + keys[key].tier, h - 1)
+            if cand >= cur:  # on ties prefer the earlier match (陕西|北部, not 陕|西北)
+                cur, chosen = cand, (end, key)
+        best[i], choice[i] = cur, chosen
+        nxt = i
+    hits, pos = [], 0
+    for i in starts:
+        if i < pos or choice[i] is None:
+            continue
+        end, key = choice[i]
+        hits.append((i, end, key))
+        pos = end
     return hits
 
 
 def _resolve(text: str, hits: list[tuple[int, int, str]]) -> tuple[str, ...]:
     """Codes of the most specific divisions consistent with the most hits."""
-    table, _ = _variants()
-    entries = [table[key] for _, _, key in hits]
+    # Only the matched names count, and the text's length when one name stands alone: the
+    # same names recur in many addresses (one county's villages), so that is cached.
+    alone = len(hits) == 1 and len(text) - len(hits[0][2]) <= 4
+    return _resolve_keys(tuple(key for _, _, key in hits), alone)
 
-    def weak(idx: int) -> bool:
-        # Bare 2-char county names (城关, 新华, 红旗) are common words in addresses.
-        key = hits[idx][2]
-        return len(key) == 2 and all(t == _SHORT and _level_of(c) == "county" for c, t in entries[idx])
 
-    strong = [i for i in range(len(hits)) if not weak(i)]
-    kept: list[tuple[tuple[str, int], ...]] = [entries[i] for i in strong]
-    for i in range(len(hits)):
-        if i in strong:
-            continue
-        supported = tuple(
-            (c, t) for c, t in entries[i]
-            if any(_is_ancestor_or_self(a, c) and a != c for j in strong for a, _ in entries[j])
-        )
-        if supported:
-            kept.append(supported)
-        elif not strong and len(hits) == 1 and len(text) - len(hits[i][2]) <= 4:
-            kept.append(entries[i])  # the name alone (商水, 老家商水的)
+@functools.lru_cache(maxsize=1 << 16)
+def _resolve_keys(hit_keys: tuple[str, ...], alone: bool) -> tuple[str, ...]:
+    """:func:`_resolve` for the names matched; ``alone``: one name with little else around it."""
+    keys, _ = _matcher()
+    ups = _ancestors()
+    infos = [keys[key] for key in hit_keys]
+    # Each kept hit as code -> quality; the divisions containing a code are ups[code].
+    kept: list[dict[str, int]] = [k.quality for k in infos if not k.weak]
+    if len(kept) < len(infos):
+        strong_codes = {c for q in kept for c in q}
+        any_strong = bool(kept)
+        for k in infos:
+            if not k.weak:
+                continue
+            supported = {c: q for c, q in k.quality.items() if not strong_codes.isdisjoint(ups[c])}
+            if supported:
+                kept.append(supported)
+            elif not any_strong and alone:
+                kept.append(k.quality)  # the name alone (商水, 老家商水的)
     if not kept:
         return ()
     scores: dict[str, tuple[int, int]] = {}
-    for anchor in {c for e in kept for c, _ in e}:
+    for anchor in {c for q in kept for c in q}:
+        around = ups[anchor]
         count = total = 0
-        for e in kept:
+        for q in kept:
             # A hit naming the anchor itself counts with that reading only (吉林 is the
-            # province or the city, not both at once).
-            own = [_quality(c, t) for c, t in e if c == anchor]
-            q = own[0] if own else max(
-                (_quality(c, t) for c, t in e if _is_ancestor_or_self(c, anchor)), default=None)
-            if q is not None:
-                count, total = count + 1, total + q
+            # province or the city, not both at once); else its best reading containing it.
+            v = q.get(anchor)
+            if v is None:
+                for a in around:
+                    w = q.get(a)
+                    if w is not None and (v is None or w > v):
+                        v = w
+                if v is None:
+                    continue
+            count += 1
+            total += v
         scores[anchor] = (count, total)
     top = max(scores.values())
     chosen = [c for c, s in scores.items() if s == top]
-    chosen = [c for c in chosen if not any(o != c and _is_ancestor_or_self(c, o) for o in chosen)]
-    return tuple(sorted(chosen))
+    inside = {a for c in chosen for a in ups[c]}
+    return tuple(sorted(c for c in chosen if c not in inside))
 
 
 def parse_place(raw: str | None) -> Place | None:
