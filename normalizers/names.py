@@ -78,11 +78,15 @@ _DECOR_PREFIXES = (
 )
 _DECOR_ANYWHERE = ("自称", "疑似", "待核实", "待确认", "待核查", "待查询", "同音")
 _DECOR_SUFFIXES = ("待查", "不确定")
+# First / last characters of the above: text starting and ending otherwise has none of them.
+_DECOR_FIRST = frozenset(p[0] for p in _DECOR_PREFIXES)
+_DECOR_LAST = frozenset(p[-1] for p in _DECOR_SUFFIXES)
 _HONORIFICS = (
     "老太太", "先生", "女士", "小姐", "大爷", "大妈", "大娘", "大叔", "大婶", "大姐", "大哥",
     "阿姨", "老汉", "老头", "老太", "奶奶", "爷爷", "婆婆", "师傅", "伯伯", "叔叔", "老师",
     "同志", "伯", "叔", "婶", "嫂", "姐", "哥",
 )
+_HONORIFIC_LAST = frozenset(h[-1] for h in _HONORIFICS)
 _ORDINALS = frozenset("二三四五六七八九十幺")
 _BIG_NICK = frozenset("娃妹丫毛宝妞蛋崽仔伢姐哥弟儿胖小")  # 大 + these = birth-order nickname
 _NICK_SUFFIX_2 = ("丫头", "娃子", "妹子", "伢子", "妹儿")
@@ -140,6 +144,17 @@ def known_surnames() -> tuple[dict[str, SurnameInfo], tuple[str, ...]]:
 
 
 @cache
+def _compounds_by_first() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """Compound surnames by first character (longest first, as in known_surnames), and as a set:
+    a name is tried only against the compounds that can start it."""
+    _, compounds = known_surnames()
+    by_first: dict[str, list[str]] = {}
+    for c in compounds:
+        by_first.setdefault(c[0], []).append(c)
+    return {ch: tuple(cs) for ch, cs in by_first.items()}, frozenset(compounds)
+
+
+@cache
 def name_variants() -> tuple[dict[str, str], dict[str, str]]:
     """(map for any position, map for the surname only) from data/name_variants.csv."""
     anywhere: dict[str, str] = {}
@@ -161,16 +176,14 @@ def _map_surname(s: str) -> str:
 
 def _is_strong_surname(s: str) -> bool:
     """A surname that, after 小/阿/老 or alone, is read as a surname, not a given name."""
-    singles, compounds = known_surnames()
     if len(s) > 1:
-        return s in compounds
-    info = singles.get(s)
+        return s in _compounds_by_first()[1]
+    info = known_surnames()[0].get(s)
     return info is not None and info.top100 and not info.given_common
 
 
 def _is_surname(s: str) -> bool:
-    singles, compounds = known_surnames()
-    return s in singles if len(s) == 1 else s in compounds
+    return s in known_surnames()[0] if len(s) == 1 else s in _compounds_by_first()[1]
 
 
 def _reduce_core(given: str) -> str:
@@ -196,7 +209,7 @@ def _strip_decorations(s: str) -> str:
     for word in _DECOR_ANYWHERE:
         s = s.replace(word, " ")
     s = s.strip(" :：-_")
-    changed = True
+    changed = s[:1] in _DECOR_FIRST or s[-1:] in _DECOR_LAST
     while changed:
         changed = False
         for p in _DECOR_PREFIXES:
@@ -258,7 +271,7 @@ def _fold_all(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 def _surname_only_form(t: str) -> str | None:
     """Surname of X某 / X某某 / X氏 / 姓X / X先生 / 李大爷 forms, else None."""
-    _, compounds = known_surnames()
+    compounds = _compounds_by_first()[1]
     if t.startswith("姓") and 2 <= len(t) <= 3 and "某" not in t:
         rest = t[1:]
         if len(rest) == 1 or rest in compounds:
@@ -272,7 +285,7 @@ def _surname_only_form(t: str) -> str | None:
     for suf in ("某人", "氏", "姓"):
         if t.endswith(suf) and _is_surname(t[: -len(suf)]):
             return t[: -len(suf)]
-    for h in _HONORIFICS:
+    for h in _HONORIFICS if t[-1:] in _HONORIFIC_LAST else ():
         if t.endswith(h) and len(t) > len(h):
             stem = t[: -len(h)]
             if _is_surname(stem):
@@ -294,7 +307,7 @@ def _nickname(t: str) -> tuple[str, str] | None:
         if _is_surname(x):
             return x, ""
         return "", t
-    if n >= 3 and t[0] == "老" and t[1:] in known_surnames()[1]:
+    if n >= 3 and t[0] == "老" and t[1:] in _compounds_by_first()[1]:
         return t[1:], ""
     if t[0] in "小阿" and 2 <= n <= 3:
         rest = t[1:]
@@ -322,9 +335,9 @@ def _nickname(t: str) -> tuple[str, str] | None:
 
 def _split(t: str) -> tuple[str, str, str]:
     """(kind, surname, given) for plain Han text of 1..6 characters."""
-    singles, compounds = known_surnames()
+    singles = known_surnames()[0]
     n = len(t)
-    for c in compounds:
+    for c in _compounds_by_first()[0].get(t[0], ()):
         if t.startswith(c):
             if n == len(c):
                 return "surname_only", c, ""
@@ -376,7 +389,7 @@ def parse_name(raw: str | None) -> ParsedName:
     if len(dotted) >= 2:
         first, rest = dotted[0], "".join(dotted[1:])[:_MAX_NAME]
         clean = "·".join(dotted)[:_MAX_NAME]
-        if first in known_surnames()[1]:
+        if first in _compounds_by_first()[1]:
             return _build(raw, clean, "full", first, rest, _reduce_core(rest))
         if len(first) == 1 and _is_surname(first):
             # 王·秀英: the dot is noise between an ordinary surname and given name.
