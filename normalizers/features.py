@@ -177,6 +177,16 @@ def _clause(clause: str, marks: set[str], conditions: set[str]) -> None:
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def _clause_tags(clause: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(marks, conditions) of one clause: a clause's reading depends on it alone, and the same
+    clauses (患有精神分裂症, 走失时穿...) recur across many texts."""
+    marks: set[str] = set()
+    conditions: set[str] = set()
+    _clause(clause, marks, conditions)
+    return frozenset(marks), frozenset(conditions)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def parse_features(raw: str | None) -> Features:
     """Mark tokens and condition tags of a features text; never raises."""
     if not isinstance(raw, str):
@@ -188,7 +198,9 @@ def parse_features(raw: str | None) -> Features:
     conditions: set[str] = set()
     for clause in _CLAUSE.split(text):
         if clause:
-            _clause(clause, marks, conditions)
+            clause_marks, clause_conditions = _clause_tags(clause)
+            marks |= clause_marks
+            conditions |= clause_conditions
     if {"聋", "哑"} <= conditions:
         conditions.add("聋哑")
     return Features(frozenset(marks), frozenset(conditions))
