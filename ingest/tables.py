@@ -111,9 +111,9 @@ class _Mapped:
 
     def get(self, getter: Callable[[Any], Any]) -> np.ndarray:
         """Per-row object array of ``getter(result)`` (None where the result is None)."""
-        per_unique = np.empty(len(self.results), dtype=object)
-        for i, r in enumerate(self.results):
-            per_unique[i] = None if r is None else getter(r)
+        values = [None if r is None else getter(r) for r in self.results]
+        # fromiter keeps each value as one element (np.array would unpack a sequence)
+        per_unique = np.fromiter(values, dtype=object, count=len(values))
         return per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object)
 
     def reject_into(self, rejects: _Rejects, source_row: np.ndarray, column: str, keep: np.ndarray) -> None:
@@ -131,6 +131,21 @@ def _join(value: Any) -> str | None:
     """'|'-join a multi-value (sets sorted for stable output); None when empty."""
     if value is None:
         return None
+    kind = type(value)
+    # Fast paths for plain text items (all the normalizers give): a None, a non-text or an
+    # empty item takes the general path below.
+    if kind is tuple or kind is list:
+        if "" not in value:
+            try:
+                return "|".join(dict.fromkeys(value)) or None
+            except TypeError:
+                pass
+    elif kind is frozenset or kind is set:
+        if "" not in value:
+            try:
+                return "|".join(sorted(value)) or None
+            except TypeError:
+                pass
     if isinstance(value, str):
         return value or None
     if isinstance(value, (set, frozenset)):
@@ -279,8 +294,8 @@ def _place_columns(series: pd.Series, prefix: str, province_col: str) -> tuple[d
     m = _Mapped(series, parse_place)
     return {
         f"{prefix}_place": _raw(series),
-        f"{prefix}_codes": m.get(lambda p: _join(d.code for d in p.candidates)),
-        province_col: m.get(lambda p: _join(d.province for d in p.candidates)),
+        f"{prefix}_codes": m.get(lambda p: _join([d.code for d in p.candidates])),
+        province_col: m.get(lambda p: _join([d.province for d in p.candidates])),
         f"{prefix}_lat": _floats(m.get(lambda p: p.candidates[0].lat if p.candidates else None)),
         f"{prefix}_lon": _floats(m.get(lambda p: p.candidates[0].lon if p.candidates else None)),
     }, m
@@ -294,9 +309,9 @@ def _hometown_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
         "hometown": _raw(series),
         "hometown_level": m.get(lambda p: p.level),
         # Only the candidates at the most specific level reached: a county hit outranks its province.
-        "hometown_codes": m.get(lambda p: _join(d.code for d in p.candidates if d.level == p.level)),
-        "hometown_prefectures": m.get(lambda p: _join(d.prefecture for d in p.candidates)),
-        "hometown_provinces": m.get(lambda p: _join(d.province for d in p.candidates)),
+        "hometown_codes": m.get(lambda p: _join([d.code for d in p.candidates if d.level == p.level])),
+        "hometown_prefectures": m.get(lambda p: _join([d.prefecture for d in p.candidates])),
+        "hometown_provinces": m.get(lambda p: _join([d.province for d in p.candidates])),
     }, m
 
 
