@@ -314,8 +314,9 @@ class _Key:
 
 
 @functools.cache
-def _matcher() -> tuple[dict[str, _Key], dict[str, tuple[int, ...]]]:
-    """key -> _Key; first two characters -> lengths of the keys starting so, longest first.
+def _matcher() -> tuple[dict[str, _Key], dict[str, int], dict[str, tuple[int, ...]]]:
+    """key -> _Key; key -> tier; first two characters -> lengths of the keys starting so, longest
+    first.
 
     Keyed by two characters (every key has at least two), most positions of a text cost one
     look-up and only lengths that can match are sliced."""
@@ -329,32 +330,36 @@ def _matcher() -> tuple[dict[str, _Key], dict[str, tuple[int, ...]]]:
             weak=len(key) == 2 and all(t == _SHORT and _level_of(c) == "county" for c, t in entries),
         )
         lengths.setdefault(key[:2], set()).add(len(key))
-    return keys, {k: tuple(sorted(ls, reverse=True)) for k, ls in lengths.items()}
+    tiers = {key: k.tier for key, k in keys.items()}
+    return keys, tiers, {k: tuple(sorted(ls, reverse=True)) for k, ls in lengths.items()}
 
 
 def _find_hits(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping name matches covering as much of ``text`` as possible (DP over spans)."""
-    keys, lengths = _matcher()
+    _, tiers, lengths = _matcher()
     n = len(text)
+    # A DP value (chars covered, tier sum, -hits) is packed into one int, c*B*B + t*B - hits,
+    # which orders the same way: keys have 2+ characters, so hits <= n/2 and t <= 4*hits < B.
+    base = 4 * n + 4
+    base2 = base * base
     starts: list[int] = []
-    spans: dict[int, list[tuple[int, str]]] = {}
+    spans: dict[int, list[tuple[int, str, int]]] = {}
     for i in range(n - 1):
         lens = lengths.get(text[i : i + 2])
         if lens is None:
             continue
-        found: list[tuple[int, str]] = []
+        found: list[tuple[int, str, int]] = []
         for length in lens:  # longest first, as the DP's tie rule expects
             end = i + length
             if end > n:
                 continue
             key = text[i:end]
-            info = keys.get(key)
-            if info is None:
+            tier = tiers.get(key)
+            if tier is None:
                 continue
-            if info.tier == _SHORT:
-                if text[end : end + 1] in _STREET_AFTER or text[end : end + 2] in _STREET_AFTER2:
-                    continue
-            found.append((end, key))
+            if tier == _SHORT and (text[end : end + 1] in _STREET_AFTER or text[end : end + 2] in _STREET_AFTER2):
+                continue
+            found.append((end, key, length * base2 + tier * base - 1))
         if found:
             starts.append(i)
             spans[i] = found
@@ -369,31 +374,29 @@ def _find_hits(text: str) -> list[tuple[int, int, str]]:
         last_end = found[0][0]
     else:
         return [(i, spans[i][0][0], spans[i][0][1]) for i in starts]
-    # best[i] = (chars covered, tier sum, -hits) over text[i:]; positions between two span
-    # starts share the value of the next start, so only starts are worked out.
-    zero = (0, 0, 0)
-    best: list[tuple[int, int, int]] = [zero] * (n + 1)
-    choice: dict[int, tuple[int, str] | None] = {}
+    # best[i] = the packed value over text[i:]; positions between two span starts share the
+    # value of the next start, so only starts are worked out.
+    best = [0] * (n + 1)
+    choice: dict[int, tuple[int, str, int] | None] = {}
     nxt = n
     for i in reversed(starts):
         run = best[nxt]
         if nxt - i > 1:
             best[i + 1 : nxt] = [run] * (nxt - i - 1)
         cur, chosen = run, None
-        for end, key in spans[i]:
-            c, t, h = best[end]
-            cand = (c + end - i, t + keys[key].tier, h - 1)
+        for span in spans[i]:
+            cand = best[span[0]] + span[2]
             if cand >= cur:  # on ties prefer the earlier match (陕西|北部, not 陕|西北)
-                cur, chosen = cand, (end, key)
+                cur, chosen = cand, span
         best[i], choice[i] = cur, chosen
         nxt = i
     hits, pos = [], 0
     for i in starts:
-        if i < pos or choice[i] is None:
+        span = choice[i]
+        if i < pos or span is None:
             continue
-        end, key = choice[i]
-        hits.append((i, end, key))
-        pos = end
+        hits.append((i, span[0], span[1]))
+        pos = span[0]
     return hits
 
 
@@ -408,7 +411,7 @@ def _resolve(text: str, hits: list[tuple[int, int, str]]) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1 << 16)
 def _resolve_keys(hit_keys: tuple[str, ...], alone: bool) -> tuple[str, ...]:
     """:func:`_resolve` for the names matched; ``alone``: one name with little else around it."""
-    keys, _ = _matcher()
+    keys = _matcher()[0]
     ups = _ancestors()
     infos = [keys[key] for key in hit_keys]
     # Each kept hit as code -> quality; the divisions containing a code are ups[code].
@@ -480,6 +483,13 @@ def _parse_place(raw: str) -> Place | None:
     codes = _resolve(text, _find_hits(text))
     if not codes:
         return None
-    cands = tuple(dmap[c] for c in codes)
-    level = max((d.level for d in cands), key=_DEPTH.__getitem__)
+    level, cands = _level_and_divisions(codes)
     return Place(raw, level, cands)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _level_and_divisions(codes: tuple[str, ...]) -> tuple[str, tuple[Division, ...]]:
+    """The most specific level among ``codes`` and their divisions (the same codes recur)."""
+    dmap = _division_map()
+    cands = tuple(dmap[c] for c in codes)
+    return max((d.level for d in cands), key=_DEPTH.__getitem__), cands
