@@ -40,6 +40,8 @@ _YM = re.compile(r"^(\d{4})[-/.年](\d{1,2})(?:月份?)?$")
 _Y = re.compile(r"^(\d{4})年?$")
 _DIGITS = re.compile(r"^\d+(?:\.0+)?$")
 _SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")
+_SPACES = re.compile(r"\s+")
+_HEDGES = re.compile(r"^(?:约|大约|大概)|(?:左右|前后|许)$")
 
 
 @dataclass(frozen=True)
@@ -112,14 +114,18 @@ def _from_digits(s: str) -> PartialDate:
 
 
 def _parse_core(raw: str) -> PartialDate | None:
+    if m := _YMD.match(raw):
+        # Already a plain y-m-d (the commonest cell): none of the steps below would change it,
+        # and it matches none of the forms tried before _YMD.
+        return PartialDate(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     s = unicodedata.normalize("NFKC", raw).strip().lower()
     if s in _UNKNOWN:
         return None
     if len(s) > _MAX_LEN:
         raise ValueError("too long for a date")
     s = _TIME_TAIL.sub("", s).strip()
-    s = re.sub(r"\s+", "", s)
-    s = re.sub(r"^(?:约|大约|大概)|(?:左右|前后|许)$", "", s)
+    s = _SPACES.sub("", s)
+    s = _HEDGES.sub("", s)
     if s in _UNKNOWN:
         return None
     if _CN_NUM.search(s):
@@ -139,6 +145,11 @@ def _parse_core(raw: str) -> PartialDate | None:
 
 def parse_date(raw: object) -> PartialDate | None:
     """Date cell -> PartialDate; None when empty/unknown; ValueError when unreadable/invalid."""
+    if type(raw) is str:  # the usual cell: none of the checks below applies
+        result, err = _parse_text(raw)
+        if err is not None:
+            raise ValueError(err)
+        return result
     if _is_missing(raw):
         return None
     if isinstance(raw, bool):
