@@ -371,18 +371,23 @@ def _check_required(df: pd.DataFrame, raw: RawTable, rejects: _Rejects, source_r
 
 
 def _finish(raw: RawTable, cols: dict[str, Any], order: tuple[str, ...], keep: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame({c: cols[c] for c in order})
-    df = df.loc[keep].reset_index(drop=True)
+    # Every column holds one value per raw row, by position: filtered and typed as arrays, the
+    # frame is built once (not re-assigned column by column).
+    data: dict[str, np.ndarray] = {}
     for c in order:
+        v = cols[c]
+        values = (v.to_numpy() if isinstance(v, pd.Series) else np.asarray(v))[keep]
         if c in FLOAT_COLUMNS:
-            df[c] = df[c].astype("float64")
+            values = values.astype("float64")
         elif c in DATE_COLUMNS:
-            df[c] = df[c].astype("datetime64[ns]")
+            values = values.astype("datetime64[ns]")
         elif c == "source_row":
-            df[c] = df[c].astype("int64")
+            values = values.astype("int64")
         else:
-            df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df
+            values = values.astype(object, copy=False)
+            values[pd.isna(values)] = None
+        data[c] = values
+    return pd.DataFrame(data, columns=list(order))
 
 
 def _start(raw: RawTable) -> tuple[_Rejects, dict[tuple[int, str], tuple[str, str]], np.ndarray, np.ndarray, np.ndarray]:
