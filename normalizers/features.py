@@ -54,16 +54,36 @@ def _vocab() -> tuple[dict[str, tuple[tuple[str, str, str], ...]], dict[str, tup
             {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()})
 
 
-def _tokenize(clause: str) -> list[tuple[int, tuple[tuple[str, str, str], ...]]]:
-    """Longest-match tokens (position, meanings); text between tokens is skipped."""
+Meanings = tuple[tuple[str, str, str], ...]
+# A token: (position, meanings, their types, the kind/missing meanings, condition canonicals).
+Token = tuple[int, Meanings, frozenset[str], Meanings, tuple[str, ...]]
+
+
+def _describe(meanings: Meanings) -> tuple[Meanings, frozenset[str], Meanings, tuple[str, ...]]:
+    return (meanings, frozenset(m[0] for m in meanings), tuple(m for m in meanings if m[0] in ("kind", "missing")),
+            tuple(m[1] for m in meanings if m[0] == "condition"))
+
+
+@functools.cache
+def _described() -> dict[str, tuple[Meanings, frozenset[str], Meanings, tuple[str, ...]]]:
+    """surface -> :func:`_describe` of its meanings, worked out once rather than per token."""
+    return {s: _describe(m) for s, m in _vocab()[0].items()}
+
+
+_BOTH_SIDES = _describe((("side", "双", ""),))
+
+
+def _tokenize(clause: str) -> list[Token]:
+    """Longest-match tokens (position, meanings, ...); text between tokens is skipped."""
     vocab, lengths = _vocab()
-    out = []
+    described = _described()
+    out: list[Token] = []
     i = 0
     while i < len(clause):
         for length in lengths.get(clause[i], ()):
             s = clause[i : i + length]
             if s in vocab:
-                out.append((i, vocab[s]))
+                out.append((i, *described[s]))
                 i += length
                 break
         else:
@@ -74,7 +94,7 @@ def _tokenize(clause: str) -> list[tuple[int, tuple[tuple[str, str, str], ...]]]
                     any(m[0] == "part" for m in vocab.get(clause[i + 1 : i + 1 + n], ()))
                     for n in lengths.get(nxt, ())
                 ):
-                    out.append((i, (("side", "双", ""),)))
+                    out.append((i, *_BOTH_SIDES))
             i += 1
     return out
 
@@ -102,8 +122,7 @@ def _clause(clause: str, marks: set[str], conditions: set[str]) -> None:
     after_clothing = False
     i = 0
     while i < len(toks):
-        pos, meanings = toks[i]
-        types = {m[0] for m in meanings}
+        pos, meanings, types, kinds, conds = toks[i]
         negated = neg_at is not None and pos - neg_at <= _NEG_REACH
         if "ignore" in types:
             i += 1
@@ -114,31 +133,28 @@ def _clause(clause: str, marks: set[str], conditions: set[str]) -> None:
             neg_at = None
         elif "clothing" in types:
             pending, side, after_clothing = [], "", True
-        elif types & {"side", "part"}:
+        elif "side" in types or "part" in types:
             if neg_used:
                 neg_at = None  # a new body part after the negated mark: 无疤右手有痣
             after_clothing = False
             canon = meanings[0][1]
             if "side" in types:
-                prev = toks[i - 1][1] if i else ()
-                if pending and not pending[-1][1] and any(m[0] == "part" for m in prev):
+                if pending and not pending[-1][1] and i and "part" in toks[i - 1][2]:
                     pending[-1] = (pending[-1][0], canon)  # 眉毛左侧
                 side = canon
             else:
                 pending.append((canon, side))
-        for typ, canon, _ in meanings:
-            if typ == "condition":
-                if negated:
-                    neg_used = True
-                else:
-                    conditions.add(canon)
-        kinds = [m for m in meanings if m[0] in ("kind", "missing")]
+        for canon in conds:
+            if negated:
+                neg_used = True
+            else:
+                conditions.add(canon)
         if kinds:
             parts = list(pending)
             if parts and kinds[0][0] == "missing":
                 # 右手缺食指: parts right after the missing word belong to it too.
                 j = i + 1
-                while j < len(toks) and {m[0] for m in toks[j][1]} == {"part"}:
+                while j < len(toks) and toks[j][2] == {"part"}:
                     parts.append((toks[j][1][0][1], parts[-1][1]))
                     j += 1
                 i = j - 1
@@ -146,7 +162,7 @@ def _clause(clause: str, marks: set[str], conditions: set[str]) -> None:
                 # The part may follow the mark: 疤痕位于左眉, 缺左手食指.
                 look_side, j = "", i + 1
                 while j < len(toks):
-                    tt = {m[0] for m in toks[j][1]}
+                    tt = toks[j][2]
                     if "side" in tt:
                         if parts:
                             break
