@@ -167,7 +167,7 @@ def name_variants() -> tuple[dict[str, str], dict[str, str]]:
 
 def _map_any(s: str) -> str:
     table = name_variants()[0]
-    return "".join(table.get(c, c) for c in s) if any(c in table for c in s) else s
+    return s if table.keys().isdisjoint(s) else "".join(table.get(c, c) for c in s)
 
 
 def _map_surname(s: str) -> str:
@@ -225,6 +225,8 @@ def _strip_decorations(s: str) -> str:
 
 def _first_name_segment(s: str) -> str:
     """Pick the first of several names; join a name split by spaces (王 秀英)."""
+    if " " not in s and _SEP_RE.search(s) is None:
+        return s.strip()  # one name, no space: what the steps below come to
     parts = [p.strip() for p in _SEP_RE.split(s) if p.strip()]
     if not parts:
         return ""
@@ -265,6 +267,7 @@ def _build(raw: str | None, clean: str, kind: str, surname: str, given: str, cor
     )
 
 
+@lru_cache(maxsize=1 << 16)  # the same key tuples come back for every name sharing a given name
 def _fold_all(keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fold_key(k) for k in keys))
 
@@ -384,8 +387,7 @@ def parse_name(raw: str | None) -> ParsedName:
             return _placeholder(raw, placeholder_clean)
 
     # Dotted transliterations (买买提·艾力, 爱新觉罗·溥仪) keep their parts.
-    dotted = [han_only(p) for p in seg.split("·")]
-    dotted = [p for p in dotted if p]
+    dotted = [p for p in map(han_only, seg.split("·")) if p] if "·" in seg else []
     if len(dotted) >= 2:
         first, rest = dotted[0], "".join(dotted[1:])[:_MAX_NAME]
         clean = "·".join(dotted)[:_MAX_NAME]
