@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ _UNKNOWN = frozenset({
     "", "不详", "未知", "无", "-", "--", "—", "/", "?", "不清楚", "不知道", "待查", "未填", "暂无",
     "不明", "null", "none", "nan", "n/a", "na", "#n/a", "unknown",
 })
+
+
+_SEPARATORS = re.compile(r"[\s\-_]")
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+?\d+")
 
 
 def _mask(number: str) -> str:
@@ -66,7 +71,7 @@ def check_digit(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise ValueError("check digit needs exactly 17 ASCII digits")
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS))
+    total = sum(map(operator.mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 
 
@@ -107,12 +112,12 @@ def _parse_text(raw: str) -> tuple[IdNumber | None, str | None]:
     s = unicodedata.normalize("NFKC", raw).strip()
     if s.lower() in _UNKNOWN:
         return None, None
-    s = re.sub(r"[\s\-_]", "", s).lstrip("'").upper()  # 'prefix: Excel text marker
+    s = _SEPARATORS.sub("", s).lstrip("'").upper()  # 'prefix: Excel text marker
     if len(s) > _MAX_LEN:
         return None, "too long for an ID number"
     if not s.isascii():
         return None, "invalid characters in ID number"
-    if re.fullmatch(r"\d(?:\.\d+)?E\+?\d+", s):
+    if _SCIENTIFIC.fullmatch(s):
         return None, "ID number stored as a number lost its digits"
     try:
         return _validate(s), None
@@ -122,6 +127,11 @@ def _parse_text(raw: str) -> tuple[IdNumber | None, str | None]:
 
 def parse_id(raw: object) -> IdNumber | None:
     """ID cell -> IdNumber; None when empty/unknown; ValueError(reason) when invalid."""
+    if type(raw) is str:  # the usual cell: none of the checks below applies
+        result, err = _parse_text(raw)
+        if err is not None:
+            raise ValueError(err)
+        return result
     if _is_missing(raw):
         return None
     if isinstance(raw, bool):
