@@ -267,7 +267,6 @@ def _build(raw: str | None, clean: str, kind: str, surname: str, given: str, cor
     )
 
 
-@lru_cache(maxsize=1 << 16)  # the same key tuples come back for every name sharing a given name
 def _fold_all(keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fold_key(k) for k in keys))
 
