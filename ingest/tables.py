@@ -8,11 +8,13 @@ Multi-valued results are '|'-joined strings; dates are datetime64[ns]; numbers a
 
 from __future__ import annotations
 
+import functools
+import gc
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -390,6 +392,33 @@ def _finish(raw: RawTable, cols: dict[str, Any], order: tuple[str, ...], keep: n
     return pd.DataFrame(data, columns=list(order))
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _cycle_collector_paused(func: _F) -> _F:
+    """Run ``func`` with Python's cyclic garbage collector paused (restored after, also on error).
+
+    Normalizing keeps every parsed value alive in the parsers' caches, and the collector's
+    passes, triggered by allocation counts, walk the whole heap: in a process holding the
+    reference tables they took ~15% of a 5,000-row file and found next to nothing to free
+    (~40 objects in cycles per 100,000 rows). Reference counting still frees the rest at once.
+    Left alone when already paused (a nested call, or someone else's pause): only the caller
+    that paused it turns it back on.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return func(*args, **kwargs)
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _start(raw: RawTable) -> tuple[_Rejects, dict[tuple[int, str], tuple[str, str]], np.ndarray, np.ndarray, np.ndarray]:
     rejects = _Rejects(raw.file)
     problems = {(p.row, p.column): (p.reason, p.value) for p in raw.problems if p.severity == "error"}
@@ -408,6 +437,7 @@ def _collect(rejects: _Rejects, source_row: np.ndarray, keep: np.ndarray, mapped
         m.reject_into(rejects, source_row, column, keep)
 
 
+@_cycle_collector_paused
 def normalize_stations(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Station records -> (normalized DataFrame, rejects DataFrame)."""
     from xunqin.normalizers.ages import parse_age
@@ -462,6 +492,7 @@ def normalize_stations(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     return df, _sorted(rejects.frame())
 
 
+@_cycle_collector_paused
 def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Missing-person reports -> (normalized DataFrame, rejects DataFrame)."""
     from xunqin.normalizers.ages import parse_age_exact
