@@ -118,6 +118,17 @@ class _Mapped:
         per_unique = np.fromiter(values, dtype=object, count=len(values))
         return per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object)
 
+    def columns(self, getter: Callable[[Any], tuple[Any, ...]], width: int) -> list[np.ndarray]:
+        """As :meth:`get` for each item of ``getter(result)``, a ``width``-tuple: one pass over
+        the results for several columns."""
+        blank = (None,) * width
+        values = [blank if r is None else getter(r) for r in self.results]
+        out = []
+        for column in zip(*values) if values else [()] * width:
+            per_unique = np.fromiter(column, dtype=object, count=len(values))
+            out.append(per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object))
+        return out
+
     def reject_into(self, rejects: _Rejects, source_row: np.ndarray, column: str, keep: np.ndarray) -> None:
         """One rejects row per kept row whose value the normalizer refused."""
         bad = np.array([r is not None for r in self.reasons], dtype=bool)
@@ -225,20 +236,12 @@ def _name_columns(series: pd.Series) -> tuple[dict[str, np.ndarray], _Mapped]:
     from xunqin.normalizers.names import parse_name
 
     m = _Mapped(series, parse_name)
-    out = {
-        "name_raw": _raw(series),
-        "name_clean": m.get(lambda p: p.clean or None),
-        "name_kind": m.get(lambda p: p.kind),
-        "surname": m.get(lambda p: p.surname or None),
-        "given": m.get(lambda p: p.given or None),
-        "name_core": m.get(lambda p: p.core or None),
-        "name_pinyin": m.get(lambda p: _join(p.pinyin)),
-        "name_folded": m.get(lambda p: _join(p.folded)),
-        "surname_pinyin": m.get(lambda p: _join(p.surname_pinyin)),
-        "given_pinyin": m.get(lambda p: _join(p.given_pinyin)),
-        "given_folded": m.get(lambda p: _join(p.given_folded)),
-        "core_pinyin": m.get(lambda p: _join(p.core_pinyin)),
-    }
+    parts = m.columns(lambda p: (
+        p.clean or None, p.kind, p.surname or None, p.given or None, p.core or None, _join(p.pinyin),
+        _join(p.folded), _join(p.surname_pinyin), _join(p.given_pinyin), _join(p.given_folded),
+        _join(p.core_pinyin),
+    ), 11)
+    out = {"name_raw": _raw(series), **dict(zip(NAME_COLUMNS[1:], parts))}
     # A name cell the reader rejected (formula, giant) is simply no name.
     out["name_kind"] = np.where(pd.isna(out["name_kind"]), "empty", out["name_kind"]).astype(object)
     return out, m
@@ -294,12 +297,20 @@ def _place_columns(series: pd.Series, prefix: str, province_col: str) -> tuple[d
     from xunqin.normalizers.places import parse_place
 
     m = _Mapped(series, parse_place)
+
+    def parts(p: Any) -> tuple[Any, ...]:
+        cands = p.candidates
+        first = cands[0] if cands else None
+        return (_join([d.code for d in cands]), _join([d.province for d in cands]),
+                None if first is None else first.lat, None if first is None else first.lon)
+
+    codes, provinces, lat, lon = m.columns(parts, 4)
     return {
         f"{prefix}_place": _raw(series),
-        f"{prefix}_codes": m.get(lambda p: _join([d.code for d in p.candidates])),
-        province_col: m.get(lambda p: _join([d.province for d in p.candidates])),
-        f"{prefix}_lat": _floats(m.get(lambda p: p.candidates[0].lat if p.candidates else None)),
-        f"{prefix}_lon": _floats(m.get(lambda p: p.candidates[0].lon if p.candidates else None)),
+        f"{prefix}_codes": codes,
+        province_col: provinces,
+        f"{prefix}_lat": _floats(lat),
+        f"{prefix}_lon": _floats(lon),
     }, m
 
 
@@ -307,13 +318,19 @@ def _hometown_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
     from xunqin.normalizers.places import parse_place
 
     m = _Mapped(series, parse_place)
+    level, codes, prefectures, provinces = m.columns(lambda p: (
+        p.level,
+        # Only the candidates at the most specific level reached: a county hit outranks its province.
+        _join([d.code for d in p.candidates if d.level == p.level]),
+        _join([d.prefecture for d in p.candidates]),
+        _join([d.province for d in p.candidates]),
+    ), 4)
     return {
         "hometown": _raw(series),
-        "hometown_level": m.get(lambda p: p.level),
-        # Only the candidates at the most specific level reached: a county hit outranks its province.
-        "hometown_codes": m.get(lambda p: _join([d.code for d in p.candidates if d.level == p.level])),
-        "hometown_prefectures": m.get(lambda p: _join([d.prefecture for d in p.candidates])),
-        "hometown_provinces": m.get(lambda p: _join([d.province for d in p.candidates])),
+        "hometown_level": level,
+        "hometown_codes": codes,
+        "hometown_prefectures": prefectures,
+        "hometown_provinces": provinces,
     }, m
 
 
