@@ -109,7 +109,7 @@ def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | 
         return _quarantine(url, file, Path(quarantine), content_hash, reason, run_id)
     except Exception as exc:  # a bug or an odd file must not stop the night: park the file
         return _quarantine(url, file, Path(quarantine), content_hash, f"could not be read ({type(exc).__name__})", run_id)
-    with Session.begin() as s:
+    with db.bulk_transaction(url) as s:
         outcome = repo.add_records(s, kind=kind, file_name=file.name, content_hash=content_hash, raw=raw.data,
                                    raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=run_id)
     _move(file, Path(archive), content_hash)
@@ -200,7 +200,7 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
     timings["match"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
-    with Session.begin() as s:
+    with db.bulk_transaction(url) as s:
         version = None
         if model is not None:
             trained = stored_model is None

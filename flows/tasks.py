@@ -34,6 +34,7 @@ def start_run(url: str, flow: str) -> int:
 
 @task(name="finish-run", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def finish_run(url: str, run_id: int, status: str, summary: dict[str, Any] | None = None, error: str | None = None) -> None:
+    db.wait_checkpoints(url)  # the run ends with the database file holding all it wrote
     with db.sessions(url).begin() as s:
         repo.finish_run(s, run_id, status, summary, error)
 

@@ -97,10 +97,11 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
         figures["load_base_ingest_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         first = steps.match_pending(url, run_id=1)
+        db.wait_checkpoints(url)
         figures["load_base_match_s"] = round(time.perf_counter() - t, 1)
         figures["base_candidates"] = first["candidates_new"]
         if db_url is None:
-            db.engine(url).dispose()
+            db.dispose(url)
             saved.mkdir(exist_ok=True)
             for item in work.iterdir():
                 if item.name.startswith("bench.db"):
@@ -113,6 +114,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     ingest_s = time.perf_counter() - t
     t = time.perf_counter()
     night = steps.match_pending(url, run_id=2)
+    db.wait_checkpoints(url)  # the night ends with its pages in the database file (as finish-run waits)
     incremental_s = time.perf_counter() - t
     figures.update(incremental_ingest_s=round(ingest_s, 1), incremental_match_s=round(incremental_s, 1),
                    incremental_night_s=round(ingest_s + incremental_s, 1), incremental_rows=taken["rows"],
@@ -125,6 +127,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
             conn.execute(sa.text(f"UPDATE {table} SET matched_run_id = NULL WHERE is_current"))
     t = time.perf_counter()
     full = steps.match_pending(url, run_id=3)
+    db.wait_checkpoints(url)
     full_s = time.perf_counter() - t
     figures.update(full_rematch_s=round(full_s, 1), full_match_steps=full["timings"],
                    full_candidates_changed=full["candidates_new"] + full["candidates_updated"] + full["candidates_removed"])

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             worst = max(worst, p95)
             print(f"{label:<24} {statistics.median(ms):>10.1f} {p95:>8.1f}")
         print(f"worst p95 {worst:.1f} ms: {'under' if worst < 300 else 'OVER'} the 300 ms target")
-        db.engine(url).dispose()
+        db.dispose(url)
     return 0
 
 

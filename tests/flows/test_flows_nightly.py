@@ -241,3 +241,18 @@ def test_a_file_of_neither_kind_is_refused_naming_both(tmp_path: Path) -> None:
     path.write_text("编号,姓名\n1,王五\n", encoding="utf-8")
     with pytest.raises(FileRefused, match="neither a stations file"):
         steps.sniff_kind(path)
+
+
+def test_a_sqlite_night_ends_with_its_rows_in_the_database_file(tmp_path: Path) -> None:
+    """Bulk writes leave their WAL checkpoint to a background thread; the run waits for it, so a
+    copy of the database file alone (what a plain file backup takes) holds the whole night."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    inbox = tmp_path / "inbox"
+    _night1(inbox)
+    _run(inbox, url)
+    live = {t: count(url, t) for t in ("station_records", "reports", "candidates")}
+    assert live["candidates"] > 0
+    shutil.copy(tmp_path / "x.db", tmp_path / "copy.db")  # without x.db-wal
+    copy_url = f"sqlite:///{tmp_path / 'copy.db'}"
+    assert {t: count(copy_url, t) for t in live} == live
+    db.dispose(copy_url)

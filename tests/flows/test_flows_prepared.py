@@ -197,13 +197,13 @@ def test_a_database_restored_from_a_backup_does_not_trust_the_newer_snapshot(
     """Backup after night 1, night 2 runs (new snapshot), the database is restored: the snapshot
     holds rows the database no longer has, under the same instance id."""
     url, inbox, path = _two_nights_sqlite(tmp_path)
-    db.engine(url).dispose()
+    db.dispose(url)
     backup = tmp_path / "backup.db"
     shutil.copy(tmp_path / "x.db", backup)
     kept = tmp_path / "inbox-copy"
     shutil.copytree(inbox, kept, ignore=shutil.ignore_patterns("archive", "quarantine"))
     assert _night(url, inbox, use_cache=True)["prepared"] == "refreshed"
-    db.engine(url).dispose()
+    db.dispose(url)
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"x.db{suffix}").unlink(missing_ok=True)
     shutil.copy(backup, tmp_path / "x.db")

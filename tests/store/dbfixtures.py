@@ -50,7 +50,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     finally:
         from xunqin.store import db as store_db
 
-        store_db.engine(url).dispose()  # engines are cached per URL: close its pool first
+        store_db.dispose(url)  # engines are cached per URL: close its pool first
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

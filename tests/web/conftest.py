@@ -78,7 +78,7 @@ def sample_world(tmp_path_factory: pytest.TempPathFactory) -> dict:
         auth.add_user(s, "reviewer2", PASSWORD, "reviewer")
         auth.add_user(s, "police", PASSWORD, "police")
         auth.add_user(s, "admin", PASSWORD, "admin")
-    db.engine(url).dispose()
+    db.dispose(url)
     con = sqlite3.connect(path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file: copies are whole
     con.close()
@@ -94,7 +94,7 @@ def world(sample_world: dict, tmp_path: Path) -> Iterator[dict]:
     shutil.copy(sample_world["path"], path)
     url = f"sqlite:///{path}"
     yield {**{k: v for k, v in sample_world.items() if k != "path"}, "url": url}
-    db.engine(url).dispose()  # engines are cached per URL: give the file handles back
+    db.dispose(url)  # engines are cached per URL: give the file handles back
 
 
 @pytest.fixture()
