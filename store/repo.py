@@ -508,9 +508,12 @@ def _evidence(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _existing_candidates(session: Session, *, stations: Iterable[str], reports: Iterable[str]) -> pd.DataFrame:
+    """Stored rows of these station records or reports, without their evidence (decoding every
+    row's JSON cost more than the rest of the write; :func:`_stored_evidence` fetches the few
+    that are compared)."""
     cols = [Candidate.id, Candidate.station_record_id, Candidate.report_id, Candidate.rank, Candidate.score,
-            Candidate.probability, Candidate.evidence, Candidate.model_version]
-    names = ["id", "station_record_id", "report_id", "rank", "score", "probability", "evidence", "model_version"]
+            Candidate.probability, Candidate.model_version]
+    names = ["id", "station_record_id", "report_id", "rank", "score", "probability", "model_version"]
     parts: list[pd.DataFrame] = []
     for column, values in ((Candidate.station_record_id, sorted(set(stations))), (Candidate.report_id, sorted(set(reports)))):
         for chunk in _chunks(values):
@@ -520,6 +523,13 @@ def _existing_candidates(session: Session, *, stations: Iterable[str], reports: 
     if not parts:
         return pd.DataFrame(columns=names)
     return pd.concat(parts, ignore_index=True).drop_duplicates("id")
+
+
+def _stored_evidence(session: Session, ids: Sequence[int]) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for chunk in _chunks(sorted(ids)):
+        out.update(session.execute(sa.select(Candidate.id, Candidate.evidence).where(Candidate.id.in_(chunk))).tuples().all())
+    return out
 
 
 def list_floors(session: Session, top_k: int) -> dict[str, float]:
@@ -599,10 +609,14 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
         "probability": fresh["probability"].astype(float).to_numpy(),
         "evidence": _evidence(fresh),
         "model_version": model_version,
+        "fresh": True,
     })
     new_rows["key"] = pair_key(new_rows["station_record_id"], new_rows["report_id"])
     parts = [p for p in (carried.drop(columns=["id", "rank"]), new_rows) if len(p)]
     merged = pd.concat(parts, ignore_index=True) if parts else new_rows
+    for column, missing in (("evidence", None), ("fresh", False)):  # carried rows alone lack them
+        if column not in merged:
+            merged[column] = missing
     merged = merged.drop_duplicates("key", keep="last")  # fresh rows win over carried ones
     drop = merged["key"].isin(excluded) | (
         (merged["station_record_id"].isin(closed_s) | merged["report_id"].isin(closed_r)) & ~merged["key"].isin(confirmed_pairs)
@@ -612,39 +626,51 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
     merged["rank"] = merged.groupby("station_record_id").cumcount() + 1
     merged = merged.loc[(merged["rank"] <= top_k) | merged["key"].isin(kept_decided)]
 
-    # Diff against what is stored for the touched station records.
+    # Diff against what is stored for the touched station records. A carried row differs from
+    # its stored one in rank only; a fresh row that is stored may differ in anything.
     stored = old
-    stored_by_key = {k: (int(i), int(r), float(sc), ev, mv) for k, i, r, sc, ev, mv in zip(
-        stored["key"], stored["id"], stored["rank"], stored["score"], stored["evidence"], stored["model_version"])}
+    stored_by_key = dict(zip(stored["key"], zip(stored["id"].astype(int).tolist(), stored["rank"].astype(int).tolist(),
+                                                stored["score"].astype(float).tolist(), stored["model_version"].tolist())))
     final_keys = set(merged["key"])
     gone = stored.loc[~stored["key"].isin(final_keys), "id"].astype(int).tolist()
     for chunk in _chunks(gone):
         session.execute(sa.delete(Candidate).where(Candidate.id.in_(chunk)))
+    is_fresh = merged["fresh"].fillna(False).astype(bool).tolist()
+    keys = merged["key"].tolist()
+    compared = [stored_by_key[k][0] for k, f in zip(keys, is_fresh) if f and k in stored_by_key]
+    stored_evidence = _stored_evidence(session, compared) if compared else {}
     now = utcnow()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for rec in merged.to_dict("records"):
-        values = {"rank": int(rec["rank"]), "score": float(rec["score"]), "probability": float(rec["probability"]),
-                  "evidence": rec["evidence"], "model_version": rec["model_version"]}
-        have = stored_by_key.get(rec["key"])
-        if have is not None:
-            cid, rank, score, evidence, version = have
-            evidence = evidence if isinstance(evidence, dict) else json.loads(evidence)
-            same = (rank == values["rank"] and score == values["score"] and evidence == values["evidence"]
-                    and version == values["model_version"])
-            if not same:
-                updates.append({"_id": cid, **values, "run_id": run_id, "updated_at": now})
-        else:
-            inserts.append({"station_record_id": rec["station_record_id"], "report_id": rec["report_id"], **values,
+    rank_updates: list[dict[str, Any]] = []
+    for key, fresh_row, sid, rid, rank, score, probability, evidence, version in zip(
+            keys, is_fresh, merged["station_record_id"].tolist(), merged["report_id"].tolist(),
+            merged["rank"].astype(int).tolist(), merged["score"].astype(float).tolist(),
+            merged["probability"].astype(float).tolist(), merged["evidence"].tolist(), merged["model_version"].tolist()):
+        have = stored_by_key.get(key)
+        if have is None:
+            inserts.append({"station_record_id": sid, "report_id": rid, "rank": rank, "score": score,
+                            "probability": probability, "evidence": evidence, "model_version": version,
                             "run_id": run_id, "updated_at": now})
-    if updates:
-        stmt = (sa.update(Candidate).where(Candidate.id == sa.bindparam("_id"))
-                .values({k: sa.bindparam(k) for k in ("rank", "score", "probability", "evidence", "model_version", "run_id", "updated_at")}))
-        session.connection().execute(stmt, updates)
+        elif not fresh_row:
+            if have[1] != rank:
+                rank_updates.append({"_id": have[0], "rank": rank, "run_id": run_id, "updated_at": now})
+        else:
+            held = stored_evidence.get(have[0])
+            held = held if isinstance(held, dict) or held is None else json.loads(held)
+            if not (have[1] == rank and have[2] == score and held == evidence and have[3] == version):
+                updates.append({"_id": have[0], "rank": rank, "score": score, "probability": probability,
+                                "evidence": evidence, "model_version": version, "run_id": run_id, "updated_at": now})
+    for batch, columns in ((updates, ("rank", "score", "probability", "evidence", "model_version", "run_id", "updated_at")),
+                           (rank_updates, ("rank", "run_id", "updated_at"))):
+        if batch:
+            stmt = (sa.update(Candidate).where(Candidate.id == sa.bindparam("_id"))
+                    .values({k: sa.bindparam(k) for k in columns}))
+            session.connection().execute(stmt, batch)
     if inserts:
         session.execute(sa.insert(Candidate), inserts)
     strong = sum(1 for r in inserts if r["probability"] >= strong_probability)
-    return CandidateChanges(len(inserts), len(updates), len(gone), len(touched), strong)
+    return CandidateChanges(len(inserts), len(updates) + len(rank_updates), len(gone), len(touched), strong)
 
 
 def purge_closed(session: Session) -> int:

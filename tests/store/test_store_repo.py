@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from xunqin.ingest.read import read_table
 from xunqin.ingest.tables import normalize_reports, normalize_stations
 from xunqin.store import db, repo
+from xunqin.store.models import Candidate
 from xunqin_test_dbfixtures import count
 
 STATION_HEADER = "record_id,station,name,gender,estimated_age,found_date,found_place,hometown,dialect,height_cm,features,id_number,notes\n"
@@ -221,6 +222,24 @@ def test_reapplying_identical_rows_writes_nothing(url: str) -> None:
     first = _apply(url, rows, stations=("S1",))
     again = _apply(url, rows, stations=("S1",))
     assert (first.inserted, again.inserted, again.updated, again.deleted) == (2, 0, 0, 0)
+
+
+@pytest.mark.parametrize("rematched", ["station", "report", "neither"])
+def test_a_stored_pair_offered_again_with_other_evidence_is_updated(url: str, rematched: str) -> None:
+    """Same rank, score and model, new evidence (e.g. a report's marks were corrected and scored
+    the same): the stored row takes the new evidence; the neighbour's row is left alone, unless
+    its station record was re-matched (then the fresh rows are its whole list)."""
+    _apply(url, _rows(("S1", "R1", 5), ("S1", "R2", 4)), stations=("S1",))
+    again = _rows(("S1", "R1", 5))
+    again["name_level"] = "pinyin"
+    again["evidence"] = "name=pinyin"
+    changes = _apply(url, again, stations=("S1",) if rematched == "station" else (),
+                     reports=("R1",) if rematched == "report" else ())
+    with db.sessions(url)() as s:
+        stored = {r: ev for r, ev in s.execute(sa.select(Candidate.report_id, Candidate.evidence))}
+    assert stored["R1"]["name_level"] == "pinyin" and stored["R1"]["evidence"] == "name=pinyin"
+    assert ("R2" not in stored) if rematched == "station" else (stored["R2"]["name_level"] == "exact")
+    assert (changes.inserted, changes.updated, changes.deleted) == ((0, 1, 1) if rematched == "station" else (0, 1, 0))
 
 
 def test_excluded_pair_is_removed_and_never_offered_again(url: str) -> None:
