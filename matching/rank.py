@@ -45,33 +45,47 @@ def score(model: Model, prepared: Prepared, levels: np.ndarray, i: np.ndarray, c
     return total
 
 
+def _shared_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, group) of the rows whose key (>= 0) another row holds too; groups numbered 0..."""
+    rows = np.flatnonzero(key >= 0)
+    codes, _ = pd.factorize(key[rows])
+    shared = np.bincount(codes)[codes] > 1
+    rows, codes = rows[shared], codes[shared]
+    _, group = np.unique(codes, return_inverse=True)
+    return rows, group.astype(np.int64)
+
+
+def _fields_key(name: np.ndarray, birth: np.ndarray, home: np.ndarray) -> np.ndarray:
+    """One int64 per (name, birth year, hometown) with all three known, -1 otherwise."""
+    usable = (name >= 0) & (birth >= 0) & (home >= 0)
+    spans = [int(v.max(initial=0)) + 1 for v in (birth, home)]
+    if int(name.max(initial=0)) + 1 > np.iinfo(np.int64).max // (spans[0] * spans[1]):
+        # too wide to pack (never at real sizes): number the triples instead
+        frame = pd.DataFrame({"n": name, "b": birth, "h": home})
+        return np.where(usable, frame.groupby(["n", "b", "h"]).ngroup().to_numpy(), -1)
+    packed = (name * spans[0] + birth) * spans[1] + home
+    return np.where(usable, packed, -1)
+
+
 def duplicate_groups(prepared: Prepared) -> np.ndarray:
     """Reports of the same person: same ID number, or same name, birth year and hometown county.
 
-    Gender is left out on purpose: one relative fills it in, another leaves it blank.
+    Gender is left out on purpose: one relative fills it in, another leaves it blank. A label
+    per report; reports of one person share it. Only keys two reports share make edges: the
+    graph is small though every report is labelled.
     """
     rp = prepared.reports
     n = rp.n
-    id_number = rp.values["id_number"]
     birth = np.floor(np.nan_to_num(rp.values["birth_year"], nan=-1)).astype(np.int64)
-    frame = pd.DataFrame(
-        {
-            "id": id_number,
-            "name": rp.values["name_clean"],
-            "birth": birth,
-            "home": rp.values["home_first"],
-        }
-    )
-    by_id = np.where(id_number >= 0, frame.groupby("id").ngroup().to_numpy(), -1)
-    usable = ((frame["name"] >= 0) & (frame["birth"] >= 0) & (frame["home"] >= 0)).to_numpy()
-    by_fields = frame.groupby(["name", "birth", "home"]).ngroup().to_numpy()
-    by_fields = np.where(usable, by_fields, -1)
+    id_rows, id_groups = _shared_groups(rp.values["id_number"].astype(np.int64))
+    field_rows, field_groups = _shared_groups(_fields_key(rp.values["name_clean"].astype(np.int64), birth,
+                                                          rp.values["home_first"].astype(np.int64)))
     # reports joined through either grouping are one person: connected components over
     # report -> group-node edges
-    n_id = int(by_id.max(initial=-1)) + 1
-    n_fields = int(by_fields.max(initial=-1)) + 1
-    rows = np.concatenate([np.flatnonzero(by_id >= 0), np.flatnonzero(by_fields >= 0)])
-    nodes = np.concatenate([n + by_id[by_id >= 0], n + n_id + by_fields[by_fields >= 0]])
+    n_id = int(id_groups.max(initial=-1)) + 1
+    n_fields = int(field_groups.max(initial=-1)) + 1
+    rows = np.concatenate([id_rows, field_rows])
+    nodes = np.concatenate([n + id_groups, n + n_id + field_groups])
     size = n + n_id + n_fields
     graph = coo_matrix((np.ones(len(rows)), (rows, nodes)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)

@@ -33,6 +33,21 @@ GROUPING = [
         {"report_id": "R1", "name_clean": "王秀英", "birth_date": pd.Timestamp("1960-03-01"), "hometown_codes": "411623", "id_number": ID_A},
         {"report_id": "R2", "name_clean": "王秀英", "birth_date": pd.Timestamp("1960-03-01"), "hometown_codes": "411623"},
         {"report_id": "R3", "name_clean": "王秀英", "birth_date": pd.Timestamp("1971-03-01"), "hometown_codes": "411623"}], {"R1", "R2"}),
+    ("a chain: R1-R2 by ID, R2-R3 by fields, so all three", [
+        {"report_id": "R1", "name_clean": "王秀瑛", "id_number": ID_A},
+        {"report_id": "R2", "name_clean": "王秀英", "birth_date": pd.Timestamp("1960-03-01"), "hometown_codes": "411623", "id_number": ID_A},
+        {"report_id": "R3", "name_clean": "王秀英", "birth_date": pd.Timestamp("1960-03-01"), "hometown_codes": "411623"},
+        {"report_id": "R4", "name_clean": "李桂兰", "id_number": ID_B}], {"R1", "R2", "R3"}),
+    ("no name, or no county: the fields do not group", [
+        {"report_id": "R1", "birth_date": pd.Timestamp("1960-03-01"), "hometown_codes": "411623"},
+        {"report_id": "R2", "birth_date": pd.Timestamp("1960-03-01"), "hometown_codes": "411623"},
+        {"report_id": "R3", "name_clean": "王秀英", "birth_date": pd.Timestamp("1960-03-01")},
+        {"report_id": "R4", "name_clean": "王秀英", "birth_date": pd.Timestamp("1960-03-01")}], set()),
+    ("two pairs stay two groups", [
+        {"report_id": "R1", "name_clean": "王秀英", "id_number": ID_A},
+        {"report_id": "R2", "name_clean": "李桂兰", "id_number": ID_B},
+        {"report_id": "R3", "name_clean": "王秀英", "id_number": ID_A},
+        {"report_id": "R4", "name_clean": "李桂兰", "id_number": ID_B}], {"R1", "R2", "R3", "R4"}),
 ]
 
 
@@ -43,6 +58,8 @@ def test_duplicate_groups(description, rows, together):
     groups = pd.Series(duplicate_groups(prepared), index=reports["report_id"])
     grouped = {r for r in groups.index if (groups == groups[r]).sum() > 1}
     assert grouped == together, description
+    if description.startswith("two pairs"):
+        assert groups["R1"] == groups["R3"] != groups["R2"] == groups["R4"]
 
 
 def test_a_duplicate_does_not_push_another_person_out_of_the_top_k():
