@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+
+from xunqin.normalizers.text import nfkc
 
 from .read import MAX_FIELD, RawTable
 from .schema import Kind, key_column
@@ -170,7 +171,7 @@ def _join(value: Any) -> str | None:
 @lru_cache(maxsize=1 << 16)
 def _clean_text(value: str) -> str | None:
     """NFKC, trimmed; None when blank."""
-    text = unicodedata.normalize("NFKC", value).strip()
+    text = nfkc(value).strip()
     return text or None
 
 

@@ -18,14 +18,13 @@ import csv
 import functools
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 
-from .text import to_simplified
+from .text import nfkc, to_simplified
 
 __all__ = [
     "Division",
@@ -272,7 +271,7 @@ def _variants() -> tuple[dict[str, tuple[tuple[str, int], ...]], dict[str, tuple
 
 def _clean_keep_punct(text: str) -> str:
     """Full-width -> half-width, traditional -> simplified, lower case."""
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     if text and max(text) > "\u2e80":  # some character above U+2E80 (CJK): max() runs in C
         text = to_simplified(text)  # keeps 乾 of 乾县 / 乾安县, which OpenCC alone makes 干
     return text.lower()
@@ -280,7 +279,7 @@ def _clean_keep_punct(text: str) -> str:
 
 def _clean(text: str) -> str:
     """As :func:`_clean_keep_punct`, cut to MAX_CHARS, punctuation and spaces removed."""
-    return _clean_keep_punct(_NON_TEXT.sub("", unicodedata.normalize("NFKC", text[: MAX_CHARS * 2]))[:MAX_CHARS])
+    return _clean_keep_punct(_NON_TEXT.sub("", nfkc(text[: MAX_CHARS * 2]))[:MAX_CHARS])
 
 
 # --------------------------------------------------------------------------- matching

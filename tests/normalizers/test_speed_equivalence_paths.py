@@ -8,6 +8,7 @@ against written-out results.
 from __future__ import annotations
 
 import gc
+import unicodedata
 from importlib.resources import files
 
 import pytest
@@ -17,6 +18,7 @@ from xunqin.ingest.tables import _join, normalize_reports, normalize_stations
 from xunqin.normalizers import places
 from xunqin.normalizers.dates import PartialDate, parse_date
 from xunqin.normalizers.features import parse_features
+from xunqin.normalizers.text import _WIDE_PUNCT, nfkc
 
 
 def _plain_hits(text: str) -> list[tuple[int, int, str]]:
@@ -209,3 +211,17 @@ def test_normalizing_restores_the_collector(enabled: bool, normalize, sample: st
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_wide_punctuation_swaps_are_their_decompositions() -> None:
+    for wide, narrow in _WIDE_PUNCT:
+        assert unicodedata.normalize("NFKD", wide) == narrow
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "王秀英", "左眉有疤，右手缺指", "（自称）王某", "ｅ\u0301，", "e，\u0301", "，\u0301", "Ａ，Ｂ",
+     "\u3000王\u3000", "ﬁ：", "①，", "e\u0301", "ｶﾞ，", "한，글", "臺灣省，", "\u2e81，"],
+)
+def test_nfkc(text: str) -> None:
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
