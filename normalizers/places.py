@@ -305,31 +305,30 @@ def _ancestors() -> dict[str, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class _Key:
-    """What matching needs of one name variant, worked out once from :func:`_variants`."""
+    """What resolving needs of one name variant, worked out once from :func:`_variants`."""
 
-    tier: int  # the (one) best tier of its codes
     quality: dict[str, int]  # code -> _quality(code, tier), in the table's order
     weak: bool  # a bare 2-char county name (城关, 新华, 红旗): a common word in addresses
 
 
 @functools.cache
 def _matcher() -> tuple[dict[str, _Key], dict[str, int], dict[str, tuple[int, ...]]]:
-    """key -> _Key; key -> tier; first two characters -> lengths of the keys starting so, longest
-    first.
+    """key -> _Key; key -> its (one, best) tier; first two characters -> lengths of the keys
+    starting so, longest first.
 
     Keyed by two characters (every key has at least two), most positions of a text cost one
     look-up and only lengths that can match are sliced."""
     table, _ = _variants()
     keys: dict[str, _Key] = {}
+    tiers: dict[str, int] = {}
     lengths: dict[str, set[int]] = {}
     for key, entries in table.items():
         keys[key] = _Key(
-            tier=entries[0][1],
             quality={c: _quality(c, t) for c, t in entries},
             weak=len(key) == 2 and all(t == _SHORT and _level_of(c) == "county" for c, t in entries),
         )
+        tiers[key] = entries[0][1]
         lengths.setdefault(key[:2], set()).add(len(key))
-    tiers = {key: k.tier for key, k in keys.items()}
     return keys, tiers, {k: tuple(sorted(ls, reverse=True)) for k, ls in lengths.items()}
 
 
