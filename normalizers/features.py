@@ -54,18 +54,18 @@ def _vocab() -> tuple[dict[str, tuple[tuple[str, str, str], ...]], dict[str, tup
             {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()})
 
 
-Meanings = tuple[tuple[str, str, str], ...]
+_Meanings = tuple[tuple[str, str, str], ...]
 # A token: (position, meanings, their types, the kind/missing meanings, condition canonicals).
-Token = tuple[int, Meanings, frozenset[str], Meanings, tuple[str, ...]]
+_Token = tuple[int, _Meanings, frozenset[str], _Meanings, tuple[str, ...]]
 
 
-def _describe(meanings: Meanings) -> tuple[Meanings, frozenset[str], Meanings, tuple[str, ...]]:
+def _describe(meanings: _Meanings) -> tuple[_Meanings, frozenset[str], _Meanings, tuple[str, ...]]:
     return (meanings, frozenset(m[0] for m in meanings), tuple(m for m in meanings if m[0] in ("kind", "missing")),
             tuple(m[1] for m in meanings if m[0] == "condition"))
 
 
 @functools.cache
-def _described() -> dict[str, tuple[Meanings, frozenset[str], Meanings, tuple[str, ...]]]:
+def _described() -> dict[str, tuple[_Meanings, frozenset[str], _Meanings, tuple[str, ...]]]:
     """surface -> :func:`_describe` of its meanings, worked out once rather than per token."""
     return {s: _describe(m) for s, m in _vocab()[0].items()}
 
@@ -73,11 +73,11 @@ def _described() -> dict[str, tuple[Meanings, frozenset[str], Meanings, tuple[st
 _BOTH_SIDES = _describe((("side", "双", ""),))
 
 
-def _tokenize(clause: str) -> list[Token]:
+def _tokenize(clause: str) -> list[_Token]:
     """Longest-match tokens (position, meanings, ...); text between tokens is skipped."""
     vocab, lengths = _vocab()
     described = _described()
-    out: list[Token] = []
+    out: list[_Token] = []
     i = 0
     while i < len(clause):
         for length in lengths.get(clause[i], ()):
