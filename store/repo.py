@@ -635,7 +635,7 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
     gone = stored.loc[~stored["key"].isin(final_keys), "id"].astype(int).tolist()
     for chunk in _chunks(gone):
         session.execute(sa.delete(Candidate).where(Candidate.id.in_(chunk)))
-    is_fresh = merged["fresh"].fillna(False).astype(bool).tolist()
+    is_fresh = merged["fresh"].eq(True).tolist()  # carried rows: NaN after the concat
     keys = merged["key"].tolist()
     compared = [stored_by_key[k][0] for k, f in zip(keys, is_fresh) if f and k in stored_by_key]
     stored_evidence = _stored_evidence(session, compared) if compared else {}
