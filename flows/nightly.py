@@ -28,8 +28,11 @@ ARTIFACT_KEY = "xunqin-nightly-summary"
 
 @flow(name="xunqin-nightly")
 def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
-            top_k: int | None = None, cache_dir: str | None = None) -> dict[str, Any]:
-    """One night: take the inbox into the database, match what is new, publish the summary."""
+            top_k: int | None = None, cache_dir: str | None = None, rematch_all: bool = False) -> dict[str, Any]:
+    """One night: take the inbox into the database, match what is new, publish the summary.
+
+    ``rematch_all``: match every open record, not only the new ones (refreshes every stored
+    score; a full night's time, so now and then, e.g. once a month)."""
     logger = get_run_logger()
     url = db.database_url(db_url)
     seconds: dict[str, float] = {}
@@ -45,6 +48,8 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
         summary["ingest"] = ingest(inbox, db_url=db_url, archive=archive, quarantine=quarantine, run_id=run_id)
         seconds["ingest"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
+        if rematch_all:
+            summary["put_back"] = tasks.put_back_all(url, run_id)
         summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id, cache_dir=cache_dir)
         seconds["match"] = round(time.perf_counter() - clock, 2)
     except BaseException as exc:
@@ -72,7 +77,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"| rows read | {ing['rows']} |",
         f"| records new / changed | {ing['new']} / {ing['changed']} |",
         f"| rejected values | {ing['rejects']} |",
-        f"| station records / reports matched | {mat['pending_stations']} / {mat['pending_reports']} |",
+        f"| station records / reports matched | {mat['pending_stations']} / {mat['pending_reports']}"
+        f"{' (all: re-match asked)' if summary.get('put_back') else ''} |",
         f"| new candidates | {mat['candidates_new']} |",
         f"| strong new candidates | {mat['strong_new']} |",
         f"| candidates updated / removed | {mat['candidates_updated']} / {mat['candidates_removed']} |",

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quarantine", default=None, help="where refused files go (default INBOX/quarantine)")
     parser.add_argument("--top-k", type=int, default=None, help="candidates kept per station record")
     parser.add_argument("--cache", default=None, metavar="DIR", help=CACHE_HELP)
+    parser.add_argument("--rematch-all", action="store_true",
+                        help="match every open record again, not only new ones: refreshes every stored "
+                             "score (name frequencies drift as reports come in); a full night's time")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if not inbox:
         return 2
     summary = nightly(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
-                      top_k=args.top_k, cache_dir=args.cache)
+                      top_k=args.top_k, cache_dir=args.cache, rematch_all=args.rematch_all)
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return 0
 

@@ -131,6 +131,16 @@ def _outcome_dict(o: repo.FileOutcome) -> dict[str, Any]:
             "new": o.rows_new, "changed": o.rows_changed, "unchanged": o.rows_unchanged, "rejects": o.rejects}
 
 
+def put_back_all(url: str, run_id: int | None) -> dict[str, int]:
+    """Every current record pending again, so the next match ranks all of them afresh: stored
+    scores were weighed with the name frequencies of their night, and these drift as reports
+    come in (a name held by one report then is held by several now)."""
+    with db.sessions(url).begin() as s:
+        counts = {kind: repo.put_back_all(s, kind) for kind in ("stations", "reports")}
+        repo.audit(s, "nightly", "rematch_all", run_id=run_id, detail=counts)
+    return counts
+
+
 def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
                   cache_dir: str | None = None, use_cache: bool = True) -> dict[str, Any]:
     """Incremental match: new/changed station records against all open reports, and all open

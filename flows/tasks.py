@@ -50,6 +50,11 @@ def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | 
     return steps.take_file(url, path, archive, quarantine, run_id)
 
 
+@task(name="put-back-all", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+def put_back_all(url: str, run_id: int | None) -> dict[str, int]:
+    return steps.put_back_all(url, run_id)
+
+
 @task(name="match-incremental", cache_policy=NO_CACHE)
 def match_incremental(url: str, run_id: int | None, top_k: int | None = None,
                       cache_dir: str | None = None) -> dict[str, Any]:

@@ -462,6 +462,14 @@ def set_workstation_value(session: Session, key: str, value: str) -> None:
     session.flush()
 
 
+def put_back_all(session: Session, kind: str) -> int:
+    """Every current version pending again (matched by the next run, as if new)."""
+    model = TABLE[kind]
+    result = session.execute(sa.update(model).where(model.is_current, model.matched_run_id.is_not(None))
+                             .values(matched_run_id=None))
+    return int(result.rowcount or 0)
+
+
 def mark_matched(session: Session, kind: str, max_id: int, run_id: int) -> int:
     """Every version up to ``max_id`` not yet matched is now matched by ``run_id``."""
     model = TABLE[kind]

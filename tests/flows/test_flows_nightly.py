@@ -256,3 +256,54 @@ def test_a_sqlite_night_ends_with_its_rows_in_the_database_file(tmp_path: Path) 
     copy_url = f"sqlite:///{tmp_path / 'copy.db'}"
     assert {t: count(copy_url, t) for t in live} == live
     db.dispose(copy_url)
+
+
+def _batch_queue(url: str) -> pd.DataFrame:
+    """What a plain batch match (no snapshot, no focus) of every current record gives with the
+    stored model: the reference a re-match of everything must reach."""
+    from xunqin.matching.model import Model
+    from xunqin.matching.pipeline import match
+
+    with db.sessions(url)() as s:
+        frames = {kind: repo.load_versions(s, kind).frame for kind in ("stations", "reports")}
+        model = Model.from_dict(repo.active_model(s)[1])
+    out = match(frames["stations"], frames["reports"], model=model, top_k=TOP_K).candidates
+    return out[["station_record_id", "report_id", "rank", "score"]]
+
+
+def test_rematch_all_refreshes_the_scores_a_night_of_new_reports_left_stale(db_url: str, tmp_path: Path) -> None:
+    """Night 2's new reports make some names more common; pairs scored on night 1 keep night 1's
+    weights. A night with --rematch-all ranks everything again, as a batch match would."""
+    inbox = tmp_path / "inbox"
+    _night1(inbox)
+    _run(inbox, db_url)
+    _night2(inbox)
+    _run(inbox, db_url)
+    key = ["station_record_id", "report_id"]
+    want = _batch_queue(db_url).set_index(key)
+    stale = _queue(db_url).set_index(key)[["rank", "score"]]
+    both = stale.join(want, rsuffix="_batch", how="inner")
+    assert (both["score"] != both["score_batch"]).any(), "night 2 should leave some stored scores stale"
+
+    summary = nightly(inbox=str(inbox), db_url=db_url, top_k=TOP_K, rematch_all=True)
+    assert summary["put_back"]["stations"] == count(db_url, "station_records", "WHERE is_current")
+    assert summary["match"]["pending_reports"] == count(db_url, "reports", "WHERE is_current")
+    got = _queue(db_url).set_index(key)[["rank", "score"]]
+    assert sorted(got.index) == sorted(want.index)
+    joined = got.join(want, rsuffix="_batch")
+    assert (joined["rank"] == joined["rank_batch"]).all()
+    assert (joined["score"] - joined["score_batch"]).abs().max() < 1e-9
+    before = snapshot(db_url)
+    _run(inbox, db_url)  # and the next ordinary night has nothing to do
+    assert snapshot(db_url) == before
+
+
+def test_nightly_command_takes_rematch_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+    monkeypatch.setattr("xunqin.flows.nightly.nightly", lambda **kw: seen.update(kw) or {})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    assert cli.main(["nightly", "--inbox", str(inbox), "--rematch-all"]) == 0
+    assert seen["rematch_all"] is True
+    assert cli.main(["nightly", "--inbox", str(inbox)]) == 0
+    assert seen["rematch_all"] is False
