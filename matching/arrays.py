@@ -7,7 +7,7 @@ shared by both sides, so that "do these two rows share a value" is integer work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,10 +28,22 @@ def unique_ints(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
+@dataclass
+class Room:
+    """Buffers a field's arrays are the start of, with room after them: appending a night's rows
+    fills the room instead of copying half a million rows' values."""
+
+    indptr: np.ndarray  # int64, capacity rows + 1
+    codes: np.ndarray  # int64, capacity values
+    rows: int  # rows used
+    values: int  # values used
+
+
 @dataclass(frozen=True)
 class MultiValue:
     indptr: np.ndarray  # int64, len n+1
     codes: np.ndarray  # int64 codes into the shared vocabulary
+    room: Room | None = field(default=None, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -62,18 +74,47 @@ class MultiValue:
         codes = np.concatenate([self.codes, other.codes])
         return from_pairs(rows, codes, self.n)
 
-    def take(self, rows: np.ndarray) -> MultiValue:
-        """The rows ``rows`` (in that order) as a new field."""
+    def take(self, rows: np.ndarray, room_rows: int = 0, room_values: int = 0) -> MultiValue:
+        """The rows ``rows`` (in that order) as a new field, with room for that many more."""
         rows = np.asarray(rows, dtype=np.int64)
-        counts = self.indptr[rows + 1] - self.indptr[rows]
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return MultiValue(indptr, self.gather(rows)[1])
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        out = with_room(len(rows), int(counts.sum()), room_rows, room_values)
+        np.cumsum(counts, out=out.indptr[1:])
+        if len(out.codes):
+            offsets = np.arange(len(out.codes), dtype=np.int64) - np.repeat(out.indptr[:-1], counts)
+            np.take(self.codes, np.repeat(starts, counts) + offsets, out=out.codes)
+        return out
 
     def append(self, other: MultiValue) -> MultiValue:
-        """This field's rows followed by ``other``'s."""
+        """This field's rows followed by ``other``'s (in the room after them when there is
+        enough, and no other field was appended there since)."""
+        room, n, size = self.room, self.n, len(self.codes)
+        if (room is not None and room.rows == n and room.values == size
+                and len(room.indptr) >= n + 1 + other.n and len(room.codes) >= size + len(other.codes)):
+            room.indptr[n + 1: n + 1 + other.n] = self.indptr[-1] + other.indptr[1:]
+            room.codes[size: size + len(other.codes)] = other.codes
+            room.rows, room.values = n + other.n, size + len(other.codes)
+            return MultiValue(room.indptr[: room.rows + 1], room.codes[: room.values], room)
         return MultiValue(np.concatenate([self.indptr, self.indptr[-1] + other.indptr[1:]]),
                           np.concatenate([self.codes, other.codes]))
+
+
+def with_room(rows: int, values: int, room_rows: int, room_values: int) -> MultiValue:
+    """An empty field of ``rows`` rows and ``values`` values (to be filled) with room after."""
+    room = Room(np.zeros(rows + 1 + room_rows, dtype=np.int64), np.empty(values + room_values, dtype=np.int64),
+                rows, values)
+    return MultiValue(room.indptr[: rows + 1], room.codes[:values], room)
+
+
+def loaded(indptr: np.ndarray, codes: np.ndarray, share: float) -> MultiValue:
+    """A field read from a file (any integer dtype) as int64, with room for ``share`` more rows
+    and values (a night's additions) after it."""
+    rows, values = len(indptr) - 1, len(codes)
+    out = with_room(rows, values, int(rows * share) + 64, int(values * share) + 256)
+    out.indptr[:] = indptr
+    out.codes[:] = codes
+    return out
 
 
 def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:

@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import arrays
 from .arrays import MultiValue, Vocabulary
 from .prepare import Prepared, Side, assemble, prepare_reports, prepare_stations
 
 FORMAT = "xunqin-prepared/2"
+ROOM_SHARE = 0.03  # room left after each loaded field for a night's new rows (3%: more is copied)
 KINDS = ("stations", "reports")
 SEPARATOR = "\x1f"  # joins strings into one text array (no ids, names or codes hold it)
 
@@ -88,15 +90,18 @@ def refresh(snapshot: Snapshot, drop: dict[str, np.ndarray], add: dict[str, tupl
     dropped = snapshot.dropped
     for kind in KINDS:
         side, held = snapshot.side(kind), snapshot.tokens[kind]
-        gone = np.isin(held, np.asarray(drop.get(kind, ()), dtype=np.int64))
-        if gone.any():
-            side, held = side.take(np.flatnonzero(~gone)), held[~gone]
-            dropped += int(gone.sum())
         frame, new_tokens = add.get(kind, (None, ()))
+        new = None
         if frame is not None and len(frame):
             if len(new_tokens) != len(frame):
                 raise ValueError(f"{kind}: {len(frame)} rows but {len(new_tokens)} tokens")
-            side = side.append(_prepare(kind, frame, snapshot.vocab))
+            new = _prepare(kind, frame, snapshot.vocab)
+        gone = np.isin(held, np.asarray(drop.get(kind, ()), dtype=np.int64))
+        if gone.any():  # kept rows copied once, with room for the new ones
+            side, held = side.take(np.flatnonzero(~gone), room=new), held[~gone]
+            dropped += int(gone.sum())
+        if new is not None:
+            side = side.append(new)
             held = np.concatenate([held, np.asarray(new_tokens, dtype=np.int64)])
         sides[kind], tokens[kind] = side, held
     return Snapshot(sides["stations"], sides["reports"], snapshot.vocab, tokens, dict(snapshot.info), dropped)
@@ -198,8 +203,7 @@ def load(path: str | Path) -> Snapshot:
                         raise SnapshotError(f"{kind}.{name}: {len(values[name])} rows, expected {n}")
                 multi = {}
                 for name in shape["multi"]:
-                    m = MultiValue(data[f"{kind}/m/{name}/indptr"].astype(np.int64),
-                                   data[f"{kind}/m/{name}/codes"].astype(np.int64))
+                    m = arrays.loaded(data[f"{kind}/m/{name}/indptr"], data[f"{kind}/m/{name}/codes"], ROOM_SHARE)
                     if m.n != n or (len(m.codes) and int(m.codes.max()) >= len(vocab)):
                         raise SnapshotError(f"{kind}.{name}: damaged")
                     multi[name] = m
