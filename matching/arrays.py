@@ -63,10 +63,11 @@ class MultiValue:
         """Values of ``rows`` exploded: (position in ``rows``, code), vectorized."""
         starts = self.indptr[rows]
         counts = self.indptr[rows + 1] - starts
-        total = int(counts.sum())
         owner = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
-        offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        return owner, self.codes[np.repeat(starts, counts) + offsets]
+        # value k of the output sits at its row's start + (k - where that row's run begins)
+        index = (starts - np.cumsum(counts) + counts)[owner]
+        index += np.arange(len(owner), dtype=np.int64)
+        return owner, np.take(self.codes, index)
 
     def union(self, other: MultiValue) -> MultiValue:
         """Row-wise union of two fields over the same rows (e.g. name keys and alias keys)."""

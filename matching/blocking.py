@@ -59,7 +59,10 @@ def _exploded_keys(
     s_key = np.zeros(len(s_rows), dtype=np.int64)
     r_key = np.zeros(len(r_rows), dtype=np.int64)
     focused = station_focus is not None or report_focus is not None
-    for number, part in enumerate(spec.keys):
+    # the part with the fewest values per report first: the composite key is the same in any
+    # order, and the exploded arrays stay short until the last part
+    parts = sorted(spec.keys, key=lambda p: len(reports.multi[p.report].codes) / max(reports.n, 1))
+    for number, part in enumerate(parts):
         s_owner, s_codes = stations.multi[part.station].gather(s_rows)
         if number == 0:  # every report: its values as stored, no gathering
             field = reports.multi[part.report]
