@@ -80,19 +80,25 @@ def match(
     return result
 
 
+COMPACT_SHARE = 0.3  # a side whose pairs touch more of its rows is compared in place
+
+
 def _compact(prepared: Prepared, i: np.ndarray, j: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray]:
-    """Only the rows the pairs touch (a focused run's few pairs must not pay for every row),
-    and the pairs renumbered into them."""
-    renumbered = []
-    for rows, n in ((i, prepared.stations.n), (j, prepared.reports.n)):
-        kept = np.flatnonzero(np.bincount(rows, minlength=n))  # linear, where np.unique sorts
-        position = np.empty(n, dtype=np.int64)
+    """Only the rows the pairs touch, and the pairs renumbered into them: a focused run's few
+    pairs must not pay for every row (comparison sorts each report field's values once). When
+    the pairs touch a large share of a side, copying those rows costs more than it saves."""
+    sides = []
+    for side, rows in ((prepared.stations, i), (prepared.reports, j)):
+        touched = np.bincount(rows, minlength=side.n) > 0  # linear, where np.unique sorts
+        kept = np.flatnonzero(touched)
+        if len(kept) > COMPACT_SHARE * side.n:
+            sides.append((side, rows))
+            continue
+        position = np.empty(side.n, dtype=np.int64)
         position[kept] = np.arange(len(kept))
-        renumbered.append((kept, position[rows]))
-    (station_rows, si), (report_rows, sj) = renumbered
-    small = Prepared(prepared.stations.take(station_rows), prepared.reports.take(report_rows), prepared.vocab,
-                     prepared.name_frequency, prepared.tf_floor)
-    return small, si, sj
+        sides.append((side.take(kept), position[rows]))
+    (stations, si), (reports, sj) = sides
+    return Prepared(stations, reports, prepared.vocab, prepared.name_frequency, prepared.tf_floor), si, sj
 
 
 def match_prepared(
