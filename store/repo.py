@@ -536,7 +536,8 @@ def _existing_candidates(session: Session, *, stations: Iterable[str], reports: 
 def _stored_evidence(session: Session, ids: Sequence[int]) -> dict[int, Any]:
     out: dict[int, Any] = {}
     for chunk in _chunks(sorted(ids)):
-        out.update(session.execute(sa.select(Candidate.id, Candidate.evidence).where(Candidate.id.in_(chunk))).tuples().all())
+        rows = session.execute(sa.select(Candidate.id, Candidate.evidence).where(Candidate.id.in_(chunk)))
+        out.update((cid, evidence) for cid, evidence in rows)
     return out
 
 
