@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from recordlinkage.base import BaseIndexAlgorithm
 
 from .arrays import unique_ints
 from .prepare import Prepared, Side
@@ -156,28 +157,43 @@ def pass_pair_codes(
     return codes, stats
 
 
-class KeyPassIndex(BaseIndexAlgorithm):
-    """A blocking pass as a recordlinkage index algorithm over prepared sides.
+@cache
+def _key_pass_index_class() -> type:
+    """KeyPassIndex, defined on first use: recordlinkage imports scikit-learn and SciPy's
+    statistics (1.5-3 s), which a night that only calls :func:`index` never needs."""
+    from recordlinkage.base import BaseIndexAlgorithm
 
-    ``df_a``/``df_b`` handed to ``index`` must be the normalized tables the sides were prepared
-    from (same row order); the pairs carry their index labels.
-    """
+    class KeyPassIndex(BaseIndexAlgorithm):
+        """A blocking pass as a recordlinkage index algorithm over prepared sides.
 
-    def __init__(self, spec: BlockingPass, prepared: Prepared) -> None:
-        super().__init__(verify_integrity=True)
-        self.spec = spec
-        self.prepared = prepared
+        ``df_a``/``df_b`` handed to ``index`` must be the normalized tables the sides were
+        prepared from (same row order); the pairs carry their index labels.
+        """
 
-    def pair_codes(self) -> tuple[np.ndarray, PassStats]:
-        return pass_pair_codes(self.prepared.stations, self.prepared.reports, self.spec)
+        def __init__(self, spec: BlockingPass, prepared: Prepared) -> None:
+            super().__init__(verify_integrity=True)
+            self.spec = spec
+            self.prepared = prepared
 
-    def _link_index(self, df_a: pd.DataFrame, df_b: pd.DataFrame) -> pd.MultiIndex:
-        codes, _ = self.pair_codes()
-        n_reports = self.prepared.reports.n
-        return pd.MultiIndex.from_arrays(
-            [df_a.index[codes // n_reports], df_b.index[codes % n_reports]],
-            names=self._make_index_names(df_a.index.name, df_b.index.name),
-        )
+        def pair_codes(self) -> tuple[np.ndarray, PassStats]:
+            return pass_pair_codes(self.prepared.stations, self.prepared.reports, self.spec)
+
+        def _link_index(self, df_a: pd.DataFrame, df_b: pd.DataFrame) -> pd.MultiIndex:
+            codes, _ = self.pair_codes()
+            n_reports = self.prepared.reports.n
+            return pd.MultiIndex.from_arrays(
+                [df_a.index[codes // n_reports], df_b.index[codes % n_reports]],
+                names=self._make_index_names(df_a.index.name, df_b.index.name),
+            )
+
+    KeyPassIndex.__module__, KeyPassIndex.__qualname__ = __name__, "KeyPassIndex"
+    return KeyPassIndex
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KeyPassIndex":
+        return _key_pass_index_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def index(

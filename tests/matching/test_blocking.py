@@ -141,3 +141,16 @@ def test_union_holds_every_pass_once():
     codes = blocked.station_rows * len(reports) + blocked.report_rows
     assert len(codes) == len(set(codes.tolist())) == len(union)
     assert set(codes.tolist()) == union
+
+
+def test_a_night_does_not_import_recordlinkage_until_keypassindex_is_asked_for():
+    """recordlinkage pulls in scikit-learn (1.5-3 s of a fresh process); the matcher's own path
+    never needs it, the recordlinkage adapter does."""
+    import subprocess
+    import sys
+
+    code = ("import sys, xunqin.matching.pipeline, xunqin.flows.steps; "
+            "assert 'recordlinkage' not in sys.modules and 'sklearn' not in sys.modules; "
+            "from xunqin.matching.blocking import KeyPassIndex; "
+            "assert 'recordlinkage' in sys.modules and KeyPassIndex.__name__ == 'KeyPassIndex'")
+    subprocess.run([sys.executable, "-c", code], check=True)
