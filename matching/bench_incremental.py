@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -109,6 +110,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
             (saved / "done.json").write_text(json.dumps({k: figures[k] for k in (
                 "load_base_ingest_s", "load_base_match_s", "base_candidates")}))
 
+    os.sync()  # the base just copied (1.2 GB at M) is flushed now, not under the timed night
     t = time.perf_counter()
     taken = _take(url, [new_paths["stations"], new_paths["reports"]], work)
     ingest_s = time.perf_counter() - t
@@ -125,6 +127,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     with db.engine(url).begin() as conn:
         for table in ("station_records", "reports"):
             conn.execute(sa.text(f"UPDATE {table} SET matched_run_id = NULL WHERE is_current"))
+    os.sync()
     t = time.perf_counter()
     full = steps.match_pending(url, run_id=3)
     db.wait_checkpoints(url)
