@@ -266,27 +266,25 @@ def single(series: pd.Series, vocab: Vocabulary) -> np.ndarray:
     return out
 
 
-def sorted_keys(b: MultiValue, span: int) -> np.ndarray:
-    """Membership keys ``row * span + code`` of ``b``, sorted, for :func:`overlaps`."""
-    keys = b.rows_of_values() * np.int64(span) + b.codes
-    # rows built by from_pairs hold their codes ascending: the keys are sorted already
-    if len(keys) > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
-        keys.sort()
-    return keys
-
-
-def overlaps(
-    a: MultiValue, b: MultiValue, i: np.ndarray, j: np.ndarray, span: int,
-    b_keys: np.ndarray | None = None,
-) -> np.ndarray:
+def overlaps(a: MultiValue, b: MultiValue, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """For each pair (i[k], j[k]): does row i of ``a`` share a value with row j of ``b``?
 
-    ``span`` is the vocabulary size (codes < span); ``b_keys`` may be passed in when the same
-    ``b`` is probed many times.
+    Each value of row i is compared with the few values of row j (rows hold one to three
+    values): linear in those, where a binary search over all of ``b``'s values was not.
     """
     out = np.zeros(len(i), dtype=bool)
     if not len(i) or not len(b.codes) or not len(a.codes):
         return out
+    owner, codes = a.gather(i)
+    rows = j[owner]
+    starts = b.indptr[rows]
+    counts = b.indptr[rows + 1] - starts
+    query = np.repeat(np.arange(len(owner), dtype=np.int64), counts)
+    index = (starts - np.cumsum(counts) + counts)[query]
+    index += np.arange(len(query), dtype=np.int64)
+    hit = np.take(b.codes, index) == codes[query]
+    out[owner[query[hit]]] = True
+    return out
     if b_keys is None:
         b_keys = sorted_keys(b, span)
     owner, codes = a.gather(i)

@@ -7,15 +7,14 @@ evaluated on the pairs that no earlier level of the same comparison has claimed.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from .arrays import overlaps, sorted_keys, unique_ints
+from .arrays import overlaps, unique_ints
 from .prepare import DAYS_PER_YEAR, Side
 
 
@@ -24,17 +23,9 @@ class Context:
     stations: Side
     reports: Side
     vocab_strings: np.ndarray  # code -> string
-    _report_keys: dict[str, np.ndarray] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def overlaps(self, station_field: str, report_field: str, i, j) -> np.ndarray:
-        span = len(self.vocab_strings)
-        b = self.reports.multi[report_field]
-        with self._lock:  # chunks are compared on several threads
-            if report_field not in self._report_keys:
-                self._report_keys[report_field] = sorted_keys(b, span)
-        a = self.stations.multi[station_field]
-        return overlaps(a, b, i, j, span, self._report_keys[report_field])
+        return overlaps(self.stations.multi[station_field], self.reports.multi[report_field], i, j)
 
 
 Predicate = Callable[[Context, np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
@@ -131,20 +122,25 @@ def _elapsed_within(ctx: Context, i, j, p) -> np.ndarray:
     return found - missing <= float(p["days"])
 
 
-def _distance(ctx: Context, i, j, p) -> np.ndarray:
+EARTH_KM = 6371.0
+
+
+def _haversine(ctx: Context, i, j, p) -> np.ndarray:
+    """The haversine term of the great-circle distance (monotone in it; nan where missing)."""
     st, rp = ctx.stations.values, ctx.reports.values
     lat1, lon1 = np.radians(st[p["station"] + "_lat"][i]), np.radians(st[p["station"] + "_lon"][i])
     lat2, lon2 = np.radians(rp[p["report"] + "_lat"][j]), np.radians(rp[p["report"] + "_lon"][j])
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    return np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
 
 
 def _distance_missing(ctx: Context, i, j, p) -> np.ndarray:
-    return np.isnan(_distance(ctx, i, j, p))
+    return np.isnan(_haversine(ctx, i, j, p))
 
 
 def _distance_within(ctx: Context, i, j, p) -> np.ndarray:
-    return _distance(ctx, i, j, p) <= float(p["km"])
+    # d <= km  <=>  haversine term <= sin^2(km / 2R): no arcsin or square root per pair
+    limit = np.sin(min(float(p["km"]) / (2 * EARTH_KM), np.pi / 2)) ** 2
+    return _haversine(ctx, i, j, p) <= limit
 
 
 def _height_missing(ctx: Context, i, j, p) -> np.ndarray:

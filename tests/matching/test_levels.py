@@ -111,6 +111,13 @@ CASES = [
     ("found where missing", "found_place", {}, {}, "km_30"),
     ("missing place not recognised", "found_place", {}, {"missing_lat": np.nan, "missing_lon": np.nan}, "null"),
     ("found in a nearby city", "found_place", {}, {"missing_lat": 44.5, "missing_lon": 126.0}, "km_150"),
+    # along a meridian one degree is 111.19 km: 0.26 deg = 28.9 km, 0.28 deg = 31.1 km
+    ("found 28.9 km north", "found_place", {}, {"missing_lat": 43.83 + 0.26, "missing_lon": 125.29}, "km_30"),
+    ("found 31.1 km north", "found_place", {}, {"missing_lat": 43.83 + 0.28, "missing_lon": 125.29}, "km_150"),
+    ("found 499 km east along the equator", "found_place", {"found_lat": 0.0, "found_lon": 100.0},
+     {"missing_lat": 0.0, "missing_lon": 100.0 + 499 / 111.195}, "km_500"),
+    ("found 501 km east along the equator", "found_place", {"found_lat": 0.0, "found_lon": 100.0},
+     {"missing_lat": 0.0, "missing_lon": 100.0 + 501 / 111.195}, "else"),
     ("found in a neighbouring province", "found_place", {}, {"missing_lat": 41.8, "missing_lon": 123.4}, "km_500"),
     ("found across the country", "found_place", {}, {"missing_lat": 23.1, "missing_lon": 113.3}, "else"),
     ("heights within 3 cm", "height", {"height_cm": 158.0}, {"height_cm": 160.0, "age_at_missing": 40}, "cm_3"),
