@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import arrays
-from .arrays import MultiValue, Vocabulary
+from .arrays import Vocabulary
 from .prepare import Prepared, Side, assemble, prepare_reports, prepare_stations
 
 FORMAT = "xunqin-prepared/2"
