@@ -210,6 +210,10 @@ class Vocabulary:
         found = int(self._hashed_lookup(np.array([value], dtype=object))[0])
         return found if found >= 0 else self._index.get(value)
 
+    def strings_from(self, code: int) -> list[str]:
+        """The strings of codes ``code`` and after (those added since a vocabulary of that size)."""
+        return self._strings[code:]
+
     def decode_table(self) -> np.ndarray:
         table = np.empty(len(self._strings), dtype=object)
         table[:] = self._strings

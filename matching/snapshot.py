@@ -44,6 +44,9 @@ class Snapshot:
     tokens: dict[str, np.ndarray]  # per kind, int64 token of each row (the database row id)
     info: dict[str, Any] = field(default_factory=dict)  # the caller's JSON facts (which database)
     dropped: int = 0  # rows dropped since built: their vocabulary entries are dead weight
+    # text arrays as read (name -> (strings held, utf-8 bytes)): a save after appending only
+    # extends them instead of joining half a million strings again while the night matches
+    texts: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     def side(self, kind: str) -> Side:
         return self.stations if kind == "stations" else self.reports
@@ -87,6 +90,7 @@ def refresh(snapshot: Snapshot, drop: dict[str, np.ndarray], add: dict[str, tupl
     and appended. The vocabulary is extended in place: use the returned snapshot only."""
     sides: dict[str, Side] = {}
     tokens: dict[str, np.ndarray] = {}
+    texts: dict[str, tuple[int, np.ndarray]] = {}
     dropped = snapshot.dropped
     for kind in KINDS:
         side, held = snapshot.side(kind), snapshot.tokens[kind]
@@ -104,7 +108,35 @@ def refresh(snapshot: Snapshot, drop: dict[str, np.ndarray], add: dict[str, tupl
             side = side.append(new)
             held = np.concatenate([held, np.asarray(new_tokens, dtype=np.int64)])
         sides[kind], tokens[kind] = side, held
-    return Snapshot(sides["stations"], sides["reports"], snapshot.vocab, tokens, dict(snapshot.info), dropped)
+        if not gone.any():  # rows only appended: the text read stays the start of the text
+            texts.update(_extended(snapshot.texts, kind, snapshot.side(kind).n, new))
+    if "vocab" in snapshot.texts:
+        n, buffer = snapshot.texts["vocab"]
+        added = snapshot.vocab.strings_from(n)
+        texts["vocab"] = (len(snapshot.vocab), _joined(buffer, n, _text(added) if added else None))
+    return Snapshot(sides["stations"], sides["reports"], snapshot.vocab, tokens, dict(snapshot.info), dropped, texts)
+
+
+def _joined(head: np.ndarray, head_count: int, tail: np.ndarray | None) -> np.ndarray:
+    """The text of ``head_count`` strings followed by ``tail``'s (None: no more strings)."""
+    if tail is None:
+        return head
+    if head_count == 0:
+        return tail
+    return np.concatenate([head, np.frombuffer(SEPARATOR.encode("utf-8"), dtype=np.uint8), tail])
+
+
+def _extended(texts: dict[str, tuple[int, np.ndarray]], kind: str, n: int, new: Side | None) -> dict[str, tuple[int, np.ndarray]]:
+    out = {}
+    for name, (count, buffer) in texts.items():
+        if not name.startswith(f"{kind}/") or count != n:
+            continue
+        if new is None:
+            out[name] = (count, buffer)
+            continue
+        values = new.ids if name == f"{kind}/ids" else new.values[name.split("/", 2)[2]]
+        out[name] = (n + new.n, _joined(buffer, n, _text(values) if new.n else None))
+    return out
 
 
 # --------------------------------------------------------------------------- file
@@ -134,12 +166,18 @@ def _narrow(codes: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _side_arrays(kind: str, side: Side, out: dict[str, np.ndarray], layout: dict[str, Any]) -> None:
-    out[f"{kind}/ids"] = _text(side.ids)
+def _kept_text(kept: dict[str, tuple[int, np.ndarray]], name: str, values: np.ndarray) -> np.ndarray:
+    held = kept.get(name)
+    return held[1] if held is not None and held[0] == len(values) else _text(values)
+
+
+def _side_arrays(kind: str, side: Side, out: dict[str, np.ndarray], layout: dict[str, Any],
+                 kept: dict[str, tuple[int, np.ndarray]]) -> None:
+    out[f"{kind}/ids"] = _kept_text(kept, f"{kind}/ids", side.ids)
     texts = []
     for name, values in side.values.items():
         if values.dtype == object:
-            out[f"{kind}/v/{name}"] = _text(values)
+            out[f"{kind}/v/{name}"] = _kept_text(kept, f"{kind}/v/{name}", values)
             texts.append(name)
         else:
             out[f"{kind}/v/{name}"] = values
@@ -156,9 +194,10 @@ def save(snapshot: Snapshot, path: str | Path) -> Path:
     arrays: dict[str, np.ndarray] = {}
     layout: dict[str, Any] = {}
     for kind in KINDS:
-        _side_arrays(kind, snapshot.side(kind), arrays, layout)
+        _side_arrays(kind, snapshot.side(kind), arrays, layout, snapshot.texts)
         arrays[f"{kind}/tokens"] = snapshot.tokens[kind]
-    arrays["vocab"] = _text(snapshot.vocab.decode_table())
+    held = snapshot.texts.get("vocab")
+    arrays["vocab"] = held[1] if held is not None and held[0] == len(snapshot.vocab) else _text(snapshot.vocab.decode_table())
     arrays["vocab_hashes"], codes = snapshot.vocab.lookup_table()
     arrays["vocab_hash_codes"] = _narrow(codes)
     meta = {"format": FORMAT, "code": code_fingerprint(), "vocab": len(snapshot.vocab), "layout": layout,
@@ -187,7 +226,8 @@ def load(path: str | Path) -> Snapshot:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
             if meta.get("format") != FORMAT or meta.get("code") != code_fingerprint():
                 raise SnapshotError("snapshot written by other preparation code")
-            vocab = Vocabulary.from_strings(_strings(data["vocab"], int(meta["vocab"])),
+            texts = {"vocab": (int(meta["vocab"]), data["vocab"])}
+            vocab = Vocabulary.from_strings(_strings(texts["vocab"][1], texts["vocab"][0]),
                                            (data["vocab_hashes"], data["vocab_hash_codes"]))
             sides: dict[str, Side] = {}
             tokens: dict[str, np.ndarray] = {}
@@ -197,8 +237,9 @@ def load(path: str | Path) -> Snapshot:
                 values: dict[str, np.ndarray] = {}
                 for name in shape["values"]:
                     array = data[f"{kind}/v/{name}"]
-                    values[name] = (np.array(_strings(array, n), dtype=object) if name in shape["text_values"]
-                                    else array)
+                    if name in shape["text_values"]:
+                        texts[f"{kind}/v/{name}"] = (n, array)
+                    values[name] = np.array(_strings(array, n), dtype=object) if name in shape["text_values"] else array
                     if len(values[name]) != n:
                         raise SnapshotError(f"{kind}.{name}: {len(values[name])} rows, expected {n}")
                 multi = {}
@@ -207,7 +248,8 @@ def load(path: str | Path) -> Snapshot:
                     if m.n != n or (len(m.codes) and int(m.codes.max()) >= len(vocab)):
                         raise SnapshotError(f"{kind}.{name}: damaged")
                     multi[name] = m
-                sides[kind] = Side(np.array(_strings(data[f"{kind}/ids"], n), dtype=object), n, values, multi)
+                texts[f"{kind}/ids"] = (n, data[f"{kind}/ids"])
+                sides[kind] = Side(np.array(_strings(texts[f"{kind}/ids"][1], n), dtype=object), n, values, multi)
                 tokens[kind] = data[f"{kind}/tokens"]
                 if len(tokens[kind]) != n:
                     raise SnapshotError(f"{kind}: {len(tokens[kind])} tokens, expected {n}")
@@ -215,4 +257,5 @@ def load(path: str | Path) -> Snapshot:
         raise
     except Exception as exc:  # numpy, zipfile and json each fail their own way on a damaged file
         raise SnapshotError(f"unreadable snapshot ({type(exc).__name__})") from exc
-    return Snapshot(sides["stations"], sides["reports"], vocab, tokens, meta.get("info", {}), int(meta.get("dropped", 0)))
+    return Snapshot(sides["stations"], sides["reports"], vocab, tokens, meta.get("info", {}), int(meta.get("dropped", 0)),
+                    texts)

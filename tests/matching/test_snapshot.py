@@ -286,6 +286,33 @@ def test_refresh_equals_build_from_scratch(tables, tokens, scenario):
     assert not _differing(got_shares, want_shares), f"{len(_differing(got_shares, want_shares))} names differ"
 
 
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_nights_through_the_file_equal_a_build_from_scratch(tables, tokens, scenario, tmp_path):
+    """As a night does it: load, refresh, save. A save after rows were only appended extends the
+    text it read (ids, text values, vocabulary) instead of joining every string again."""
+    plans = {k: SCENARIOS[scenario](len(tables[k])) for k in KINDS}
+    held = {k: set(plans[k][0]) for k in KINDS}
+    path = save(build({k: _frame(tables, k, held[k]) for k in KINDS}, {k: tokens[k][sorted(held[k])] for k in KINDS}),
+                tmp_path / "p.npz")
+    for night in range(len(plans["stations"][1])):
+        drop, add = {}, {}
+        for k in KINDS:
+            gone, new = plans[k][1][night]
+            drop[k] = tokens[k][sorted(gone)]
+            add[k] = (_frame(tables, k, new), tokens[k][sorted(new)])
+            held[k] = (held[k] - gone) | new
+        snap = refresh(load(path), drop, add)
+        for k in KINDS:  # appended only: the text read was extended, not rebuilt
+            assert (f"{k}/ids" in snap.texts) == (not plans[k][1][night][0])
+        path = save(snap, path)
+        _assert_same_snapshot(load(path), snap)
+    scratch = build({k: _frame(tables, k, held[k]) for k in KINDS}, {k: tokens[k][sorted(held[k])] for k in KINDS})
+    final = load(path)
+    for kind in KINDS:
+        got, want = _decoded(final, kind), _decoded(scratch, kind)
+        assert not _differing(got, want), f"{kind}: (token, field) differing: {_differing(got, want)[:10]}"
+
+
 def test_refreshed_snapshot_compares_names_as_a_fresh_build():
     from xunqin.matching import compare
 
