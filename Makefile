@@ -25,10 +25,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m xunqin.matching.benchmark
+	$(BIN)/python -m benchmarks.matcher
 
 bench-incremental: $(STAMP)
-	$(BIN)/python -m xunqin.matching.bench_incremental --size M --work bench-out/incremental-M
+	$(BIN)/python -m benchmarks.incremental --size M --work bench-out/incremental-M
 
 bench-queue: $(STAMP)
 	$(BIN)/python -m xunqin.web.bench_queue

@@ -13,7 +13,7 @@ pytest.importorskip("splink")
 pytest.importorskip("duckdb")
 
 from xunqin.matching.evaluation import ranking_metrics  # noqa: E402
-from xunqin.matching.splink_baseline import (  # noqa: E402
+from benchmarks.splink_baseline import (  # noqa: E402
     SPLINK_COLUMNS,
     SplinkResult,
     blocking_rules,
