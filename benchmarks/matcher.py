@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(args.data)
         figures = run_xunqin(data) if args.run == "xunqin" else run_splink(data)
         (data / f"{args.run}.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1))
+        from benchmarks.child import report_peak_memory
+
+        report_peak_memory()
         return 0
     for size in args.sizes.split(","):
         data = Path(args.out) / size

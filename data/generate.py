@@ -703,7 +703,8 @@ def _stations(rng: np.random.Generator, per: _Persons, rec_person: np.ndarray, f
             "person": q, "surname": sn.text[per.surname[q]], "surname_reading": [sn.reading[i] for i in per.surname[q].tolist()],
             "given": [per.given[i] for i in q.tolist()], "nickname": [per.nickname[i] for i in q.tolist()],
             "male": per.male[q], "province": np.array(geo.prov_short, dtype=object)[geo.prov[per.county[q]]],
-            "county": per.county[q], "age": age, "age_deviation": deviation, "age_heaped": heaped,
+            "county": per.county[q], "town": [per.town[i] for i in q.tolist()],
+            "village": [per.village[i] for i in q.tolist()], "age": age, "age_deviation": deviation, "age_heaped": heaped,
             "age_form": age_form, "age_lo_off": lo_off, "found_year": fy, "born": born,
             "home_cat": np.array(home_cats, dtype=object)[home_cat], "habit": habit, "name_form": labels,
             "station": station})
