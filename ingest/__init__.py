@@ -17,8 +17,12 @@ from .read import FileRefused, RawTable, read_table
 from .schema import Kind
 from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations
 
-__all__ = ["FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table", "write_result"]
+__all__ = [
+    "FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table",
+    "rejects_for_csv", "write_result",
+]
 
+REJECTS_CSV_REASON_HEADER = "原因"
 # Spreadsheet programs run cells that start with these as formulas (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -111,6 +115,14 @@ def _excel_safe(value: object) -> object:
     return value
 
 
+def rejects_for_csv(rejects: pd.DataFrame) -> pd.DataFrame:
+    """The rejects table as rejects.csv shows it: values a spreadsheet would run defused, the
+    Chinese reason headed 原因 (the other headers stay the exchange format's English ones)."""
+    out = rejects.copy()
+    out["value"] = out["value"].map(_excel_safe)
+    return out.rename(columns={"reason_zh": REJECTS_CSV_REASON_HEADER})
+
+
 def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
     """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json."""
     out = Path(out_dir)
@@ -120,10 +132,8 @@ def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
         if df is not None:
             written[kind] = out / f"{kind}.parquet"
             df.to_parquet(written[kind], index=False)
-    rejects = result.rejects.copy()
-    rejects["value"] = rejects["value"].map(_excel_safe)
     written["rejects"] = out / "rejects.csv"
-    rejects.to_csv(written["rejects"], index=False, encoding="utf-8-sig")
+    rejects_for_csv(result.rejects).to_csv(written["rejects"], index=False, encoding="utf-8-sig")
     summary = {
         "files": [asdict(c) for c in result.counts.values()],
         "rejects": {
