@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -19,12 +20,15 @@ from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_
 
 __all__ = [
     "FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table",
-    "rejects_for_csv", "write_result",
+    "rejects_for_csv", "write_rejects_csv", "write_result",
 ]
 
 REJECTS_CSV_REASON_HEADER = "原因"
-# Spreadsheet programs run cells that start with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheet programs run cells that start with these as formulas (CSV injection), also after
+# leading blanks, line breaks or invisible characters, and in their full-width forms.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_AFTER_BLANKS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+_BLANKS = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
 
 def _excel_safe(value: object) -> object:
     """Prefix values a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(_BLANKS).startswith(_FORMULA_AFTER_BLANKS)):
         return "'" + value
     return value
 
@@ -123,6 +127,13 @@ def rejects_for_csv(rejects: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"reason_zh": REJECTS_CSV_REASON_HEADER})
 
 
+def write_rejects_csv(rejects: pd.DataFrame, target: str | Path | BinaryIO) -> None:
+    """rejects.csv: UTF-8 with BOM (Excel needs it), CRLF line ends. With CRLF the writer quotes
+    every value holding a CR or an LF; with its default LF a lone CR went out unquoted and split
+    the record in two."""
+    rejects_for_csv(rejects).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
 def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
     """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json."""
     out = Path(out_dir)
@@ -133,7 +144,7 @@ def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
             written[kind] = out / f"{kind}.parquet"
             df.to_parquet(written[kind], index=False)
     written["rejects"] = out / "rejects.csv"
-    rejects_for_csv(result.rejects).to_csv(written["rejects"], index=False, encoding="utf-8-sig")
+    write_rejects_csv(result.rejects, written["rejects"])
     summary = {
         "files": [asdict(c) for c in result.counts.values()],
         "rejects": {

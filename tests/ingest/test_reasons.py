@@ -169,3 +169,4 @@ def test_rejects_csv_has_the_chinese_column_and_no_full_id(tmp_path: Path) -> No
     assert "身份证号校验位不对" in text and "超过2000字，已截断" in text
     for full in (MALE_ID, bad_check(MALE_ID), bad_check(X_ID)):
         assert full not in text
+
