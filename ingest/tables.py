@@ -220,9 +220,14 @@ def _key(raw: RawTable, rejects: _Rejects, problems_by_cell: dict[tuple[int, str
     rows: list[int] = []
     values: list[Any] = []
     first_row: dict[str, int] = {}
+    cut = {row: (reason, text) for row, reason, text in raw.refused_rows}
     for i, k in enumerate(keys):
         r = int(source_row[i])
-        if k is None:
+        if r in cut:
+            refused[i] = True
+            reason, text = cut[r]
+            rejects.add([r], None, [text], [reason], "refused")
+        elif k is None:
             problem = problems_by_cell.get((r, name))
             refused[i] = True
             rows.append(r)
