@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from xunqin.ingest import ingest_files
+from xunqin.ingest import ingest_files, write_rejects_csv
 from xunqin.matching.model import Model
 from xunqin.matching.pipeline import match
 from xunqin.matching.settings import Settings
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     rejects_path = out.with_name(out.stem + ".rejects.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     if len(result.rejects):
-        result.rejects.to_csv(rejects_path, index=False, encoding="utf-8-sig")
+        write_rejects_csv(result.rejects, rejects_path)
         _say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
 
     model_path = Path(args.model) if args.model else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -17,10 +18,17 @@ from .read import FileRefused, RawTable, read_table
 from .schema import Kind
 from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations
 
-__all__ = ["FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table", "write_result"]
+__all__ = [
+    "FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table",
+    "rejects_for_csv", "write_rejects_csv", "write_result",
+]
 
-# Spreadsheet programs run cells that start with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+REJECTS_CSV_REASON_HEADER = "原因"
+# Spreadsheet programs run cells that start with these as formulas (CSV injection), also after
+# leading blanks, line breaks or invisible characters, and in their full-width forms.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_AFTER_BLANKS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+_BLANKS = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 @dataclass(frozen=True)
@@ -106,9 +114,24 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
 
 def _excel_safe(value: object) -> object:
     """Prefix values a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(_BLANKS).startswith(_FORMULA_AFTER_BLANKS)):
         return "'" + value
     return value
+
+
+def rejects_for_csv(rejects: pd.DataFrame) -> pd.DataFrame:
+    """The rejects table as rejects.csv shows it: values a spreadsheet would run defused, the
+    Chinese reason headed 原因 (the other headers stay the exchange format's English ones)."""
+    out = rejects.copy()
+    out["value"] = out["value"].map(_excel_safe)
+    return out.rename(columns={"reason_zh": REJECTS_CSV_REASON_HEADER})
+
+
+def write_rejects_csv(rejects: pd.DataFrame, target: str | Path | BinaryIO) -> None:
+    """rejects.csv: UTF-8 with BOM (Excel needs it), CRLF line ends. With CRLF the writer quotes
+    every value holding a CR or an LF; with its default LF a lone CR went out unquoted and split
+    the record in two."""
+    rejects_for_csv(rejects).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
 def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
@@ -120,10 +143,8 @@ def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
         if df is not None:
             written[kind] = out / f"{kind}.parquet"
             df.to_parquet(written[kind], index=False)
-    rejects = result.rejects.copy()
-    rejects["value"] = rejects["value"].map(_excel_safe)
     written["rejects"] = out / "rejects.csv"
-    rejects.to_csv(written["rejects"], index=False, encoding="utf-8-sig")
+    write_rejects_csv(result.rejects, written["rejects"])
     summary = {
         "files": [asdict(c) for c in result.counts.values()],
         "rejects": {

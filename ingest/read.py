@@ -29,7 +29,9 @@ EXCEL_ERRORS = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME
 # column are years typed as numbers (1965), larger ones yyyymm / yyyymmdd.
 SERIAL_MIN, SERIAL_MAX = 2101, 73415
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-NUL_SHARE_REFUSED = 0.01  # more NULs than this: UTF-16 or binary, not a text CSV
+NUL_SHARE_REFUSED = 0.01
+CUT_SHORT_ROW = "row truncated: fewer cells than the header (file cut short?)"
+CUT_IN_CHARACTER = "row truncated: text cut inside a character (file cut short?)"  # more NULs than this: UTF-16 or binary, not a text CSV
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls / encrypted .xlsx
 
@@ -70,6 +72,9 @@ class RawTable:
     sheet: str | None = None  # for XLSX
     header_row: int = 1
     notes: tuple[str, ...] = field(default=())  # file-level remarks (e.g. "XLSX content in a .csv file")
+    # Rows the reader refuses as a whole (a file cut short): (row, reason code, the row's text).
+    # They are in ``data`` all the same, so that rows in == rows out + rows refused.
+    refused_rows: tuple[tuple[int, str, str], ...] = field(default=())
 
 
 # --------------------------------------------------------------------------- entry point
@@ -103,29 +108,47 @@ def read_table(path: str | Path, kind: Kind) -> RawTable:
         return _build(path, name, kind, cols, rows_by_sheet, encoding=None, notes=notes)
     if suffix in (".xlsx", ".xlsm"):
         notes.append("file named .xlsx holds text; read as CSV")
-    text, encoding = _decode(path)
+    text, encoding, cut_in_character = _decode(path)
     rows = _csv_rows(path, text)
-    return _build(path, name, kind, cols, [(None, rows)], encoding=encoding, notes=notes)
+    if cut_in_character:
+        cut: str | None = CUT_IN_CHARACTER
+        notes.append("file ends inside a character (cut short?): its last row is refused")
+    else:
+        # Without a final line break the last row may have been cut at a field boundary; it
+        # is refused when that left it short of a column the file has.
+        cut = CUT_SHORT_ROW if not text.endswith(("\n", "\r")) else None
+    return _build(path, name, kind, cols, [(None, rows)], encoding=encoding, notes=notes, cut=cut)
 
 
 # --------------------------------------------------------------------------- CSV
 
 
-def _decode(path: Path) -> tuple[str, str]:
-    """Bytes -> text: UTF-8 (with or without BOM), else GB18030, else refused."""
+def _decode(path: Path) -> tuple[str, str, bool]:
+    """Bytes -> (text, encoding, whether the file ends inside a character): UTF-8 (with or
+    without BOM), else GB18030, else refused.
+
+    A file cut short inside a multi-byte character is still that encoding: its complete part
+    is taken and the partial character becomes U+FFFD (its row is then refused)."""
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileRefused(str(path), None, "UTF-16 encoding is not accepted: save as CSV UTF-8 or GB18030")
     if data.count(b"\x00") > max(1, len(data) * NUL_SHARE_REFUSED):
         raise FileRefused(str(path), None, "file holds NUL bytes (UTF-16 or binary?): save as CSV UTF-8 or GB18030")
     for encoding in ("utf-8-sig", "gb18030"):
+        cut_in_character = False
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if not text.strip().strip("\ufeff"):
+        except UnicodeDecodeError as exc:
+            if exc.end != len(data) or len(data) - exc.start > 3:
+                continue  # bad bytes before the end: not this encoding
+            try:
+                text = data[:exc.start].decode(encoding) + "\ufffd"
+            except UnicodeDecodeError:
+                continue
+            cut_in_character = True
+        if not text.strip().strip("\ufeff\ufffd"):
             raise FileRefused(str(path), None, "empty file")
-        return text, encoding
+        return text, encoding, cut_in_character
     raise FileRefused(str(path), None, "unknown text encoding (neither UTF-8 nor GB18030)")
 
 
@@ -243,7 +266,10 @@ def _build(
     sheets: list[tuple[str | None, list[list[object]]]],
     encoding: str | None,
     notes: list[str],
+    cut: str | None = None,
 ) -> RawTable:
+    """The table of a file's rows; ``cut`` (a reason code) when the file's last row may be
+    cut short: CUT_IN_CHARACTER refuses it, CUT_SHORT_ROW when it lacks a column's cell."""
     mapping = header_map(kind)
     required = [c for c in cols if c.required]
     # Pick the first sheet whose header row carries every required column, else the best one.
@@ -285,9 +311,18 @@ def _build(
     source_rows: list[int] = []
     problems: list[CellProblem] = []
     blank = 0
+    refused_rows: list[tuple[int, str, str]] = []
+    cut_reason = _cut_reason(cut, rows, header_idx, max(positions.values()) + 1)
     for idx in range(header_idx + 1, len(rows)):
         row = rows[idx]
         rownum = idx + 1  # spreadsheet row numbers are 1-based
+        if cut_reason is not None and idx == len(rows) - 1:
+            refused_rows.append((rownum, cut_reason, ",".join("" if c is None else str(c) for c in row)))
+            source_rows.append(rownum)
+            for key in out:
+                pos = positions.get(key, len(row))
+                out[key].append(row[pos] if pos < len(row) and isinstance(row[pos], str) else "")
+            continue
         cells: dict[str, object] = {}
         any_value = False
         for key, pos in positions.items():
@@ -340,7 +375,20 @@ def _build(
         sheet=sheet,
         header_row=header_idx + 1,
         notes=tuple(notes),
+        refused_rows=tuple(refused_rows),
     )
+
+
+def _cut_reason(cut: str | None, rows: Sequence[Sequence[object]], header_idx: int, width: int) -> str | None:
+    """The reason the last row is refused for, or None when it stands (or is not a data row)."""
+    if cut is None or len(rows) <= header_idx + 1:
+        return None
+    last = rows[-1]
+    if not any(_nonblank(c) for c in last):
+        return None
+    if cut == CUT_SHORT_ROW and len(last) >= width:
+        return None  # every column has its cell: nothing shows it was cut
+    return cut
 
 
 def _header_of(header: Sequence[object], pos: int) -> str:

@@ -21,9 +21,11 @@ import pandas as pd
 from xunqin.normalizers.text import nfkc
 
 from .read import MAX_FIELD, RawTable
+from .reasons import mask_id_number, mask_ids_in_text, reason_text
 from .schema import Kind, key_column
 
-REJECT_COLUMNS = ("file", "row", "column", "value", "reason", "severity")
+# ``reason`` is the stable English code, ``reason_zh`` what station staff read.
+REJECT_COLUMNS = ("file", "row", "column", "value", "reason", "reason_zh", "severity")
 NO_NAME_KINDS = frozenset({"placeholder", "empty"})
 AGE_SLACK_YEARS = 10  # staff age estimates are rough: flag only gross disagreement with an ID
 AGE_AT_MISSING_SLACK = 2  # years between stated age at missing and birth/missing dates
@@ -60,23 +62,30 @@ DATE_COLUMNS = frozenset({"found_date", "missing_date", "birth_date", "id_birth"
 
 
 class _Rejects:
-    """Accumulates rejects rows column-wise (cheap for many rows)."""
+    """Accumulates rejects rows column-wise (cheap for many rows).
+
+    Values are shown as the station needs them to find and fix the cell, except ID numbers:
+    the ID column's values, and any ID-shaped run in another column, are masked."""
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.cols: dict[str, list[Any]] = {c: [] for c in REJECT_COLUMNS}
+        self.cols: dict[str, list[Any]] = {c: [] for c in REJECT_COLUMNS if c != "reason_zh"}
 
     def add(self, rows: Iterable[int], column: str | None, values: Iterable[Any], reasons: Iterable[str], severity: str) -> None:
         rows = list(rows)
         self.cols["file"].extend([self.file] * len(rows))
         self.cols["row"].extend(int(r) for r in rows)
         self.cols["column"].extend([column] * len(rows))
-        self.cols["value"].extend("" if v is None else str(v)[:MAX_FIELD] for v in values)
+        shown = (mask_id_number if column == "id_number" else mask_ids_in_text)
+        self.cols["value"].extend("" if v is None else shown(str(v)[:MAX_FIELD]) for v in values)
         self.cols["reason"].extend(reasons)
         self.cols["severity"].extend([severity] * len(rows))
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.cols, columns=list(REJECT_COLUMNS))
+        reasons = self.cols["reason"]
+        in_chinese = {code: reason_text(code) for code in set(reasons)}
+        cols = {**self.cols, "reason_zh": [in_chinese[code] for code in reasons]}
+        df = pd.DataFrame(cols, columns=list(REJECT_COLUMNS))
         return df.astype({"row": "int64"})
 
 
@@ -211,9 +220,14 @@ def _key(raw: RawTable, rejects: _Rejects, problems_by_cell: dict[tuple[int, str
     rows: list[int] = []
     values: list[Any] = []
     first_row: dict[str, int] = {}
+    cut = {row: (reason, text) for row, reason, text in raw.refused_rows}
     for i, k in enumerate(keys):
         r = int(source_row[i])
-        if k is None:
+        if r in cut:
+            refused[i] = True
+            reason, text = cut[r]
+            rejects.add([r], None, [text], [reason], "refused")
+        elif k is None:
             problem = problems_by_cell.get((r, name))
             refused[i] = True
             rows.append(r)

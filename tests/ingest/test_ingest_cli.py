@@ -45,8 +45,12 @@ def test_ingest_both(files, tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     for secret in PERSONAL:
         assert secret not in text.out + text.err
     assert sorted(p.name for p in out.iterdir()) == ["rejects.csv", "reports.parquet", "stations.parquet", "summary.json"]
-    # The rejects report does show the bad value: the station needs it to fix the record.
-    assert bad_check(SECRET_ID) in (out / "rejects.csv").read_text(encoding="utf-8-sig")
+    # The rejects report shows the bad value as far as the station needs it to find the record:
+    # an ID number masked (first 6, last 4), with the reason in Chinese beside the code.
+    rejects = (out / "rejects.csv").read_text(encoding="utf-8-sig")
+    assert bad_check(SECRET_ID) not in rejects and SECRET_ID[:-1] not in rejects
+    assert f"{SECRET_ID[:6]}********{bad_check(SECRET_ID)[-4:]},check digit,身份证号校验位不对,error" in rejects
+    assert rejects.splitlines()[0] == "file,row,column,value,reason,原因,severity"
 
 
 @pytest.mark.parametrize("which", ["--stations", "--reports"])

@@ -12,6 +12,7 @@ from ingest_helpers import REPORT_HEADER_ZH, STATION_HEADER_EN, STATION_HEADER_Z
 
 from xunqin.ingest import FileCounts, IngestResult, ingest_files, ingest_one, write_result
 from xunqin.ingest.read import read_table
+from xunqin.ingest.reasons import mask_id_number, reason_text
 from xunqin.ingest.schema import REPORT_COLUMNS, STATION_COLUMNS, columns, header_map, normalize_header
 from xunqin.ingest.tables import REPORT_OUTPUT, STATION_OUTPUT, normalize_reports, normalize_stations
 
@@ -91,8 +92,11 @@ def test_station_field(tmp_path: Path, field: str, raw: str, expected: dict, rej
     if reject is None:
         assert errors.empty, errors.to_dict("records")
     else:
-        assert errors[["row", "column", "value"]].values.tolist() == [[2, field, raw]]
+        shown = mask_id_number(raw) if field == "id_number" else raw
+        assert errors[["row", "column", "value"]].values.tolist() == [[2, field, shown]]
         assert reject in errors["reason"].iloc[0]
+        assert errors["reason_zh"].iloc[0] == reason_text(errors["reason"].iloc[0])
+        assert not errors["reason_zh"].iloc[0].startswith("数据有问题")  # a known code, not the fallback
     # A bad value never costs the row its other fields.
     assert row["record_id"] == "S1" and row["station"] == "长春市救助管理站"
 
@@ -194,7 +198,7 @@ def test_output_columns_and_dtypes(tmp_path: Path) -> None:
             assert str(df[col].dtype) == "datetime64[ns]", col
         assert str(df["height_cm"].dtype) == "float64"
         assert str(df["source_row"].dtype) == "int64"
-    assert list(result.rejects.columns) == ["file", "row", "column", "value", "reason", "severity"]
+    assert list(result.rejects.columns) == ["file", "row", "column", "value", "reason", "reason_zh", "severity"]
     assert set(result.counts) == {"s.csv", "r.csv"}
     assert isinstance(result.counts["s.csv"], FileCounts)
 
@@ -240,7 +244,7 @@ def test_write_result(tmp_path: Path) -> None:
     raw = written["rejects"].read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel needs the BOM to see UTF-8
     rej = pd.read_csv(written["rejects"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    assert rej.columns.tolist() == ["file", "row", "column", "value", "reason", "severity"]
+    assert rej.columns.tolist() == ["file", "row", "column", "value", "reason", "原因", "severity"]
     # Values a spreadsheet would run as formulas are defused.
     assert "'-5" in rej["value"].tolist()
     assert not any(v.startswith(("=", "+", "-", "@")) for v in rej["value"])
@@ -256,7 +260,7 @@ def test_empty_result_writes_empty_rejects(tmp_path: Path) -> None:
     written = write_result(result, tmp_path / "o")
     assert "stations" not in written
     assert pd.read_parquet(written["reports"]).columns.tolist() == list(REPORT_OUTPUT)
-    assert written["rejects"].read_text(encoding="utf-8-sig").strip() == "file,row,column,value,reason,severity"
+    assert written["rejects"].read_text(encoding="utf-8-sig").strip() == "file,row,column,value,reason,原因,severity"
 
 
 def test_ingest_files_needs_a_file() -> None:
