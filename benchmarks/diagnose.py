@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     outs = outs[outs["station_record_id"].isin(top1.index)]
     r_pos = pd.Series(np.arange(prepared.reports.n), index=pd.Index(prepared.reports.ids.astype(str)))
     names = [c.name for c in settings.comparisons]
-    print("\noutscored true pairs: mean weight (bits) of the true pair and of the rank-1 candidate per comparison,"
-          " and the true pair's commonest level")
+    print("\noutscored true pairs: per comparison where the rank-1 candidate gains most, mean weight (bits) and"
+          " commonest levels of the true pair vs of the rank-1 candidate")
     for g in GROUPS:
         o = outs[outs["name_group"] == g]
         if len(o) < 5:
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in worst:
             labels = settings.comparisons[c].labels
             common = pd.Series(lt[:, c]).map(lambda k: labels[k]).value_counts(normalize=True).head(2).round(2).to_dict()
-            parts.append(f"{names[c]} {wt[:, c].mean():+.1f} vs {ww[:, c].mean():+.1f} {common}")
+            rival = pd.Series(lw[:, c]).map(lambda k: labels[k]).value_counts(normalize=True).head(2).round(2).to_dict()
+            parts.append(f"{names[c]} {wt[:, c].mean():+.1f} {common} vs {ww[:, c].mean():+.1f} {rival}")
         print(f"  {g} (n={len(o)}): " + "; ".join(parts))
         figures.setdefault("outscored", {})[g] = {names[c]: [float(wt[:, c].mean()), float(ww[:, c].mean())]
                                                   for c in range(len(names))}
