@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--perturbations", default="all", help="'all', 'none' or a comma list of: " + ", ".join(PERTURBATIONS))
     ap.add_argument("--no-splink", action="store_true")
     ap.add_argument("--out", default="bench-out/quality")
+    ap.add_argument("--print-only", action="store_true",
+                    help="print the figures an earlier run left under --out, run nothing")
     ap.add_argument("--run", choices=["xunqin", "splink"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--variant", default="clean", help=argparse.SUPPRESS)
@@ -343,14 +345,18 @@ def main(argv: list[str] | None = None) -> int:
         per_seed: dict[int, dict[str, dict]] = {}
         for seed in seeds:
             data = Path(a.out) / f"{size}-{seed}"
-            info = prepare(size, seed, data, perts)
-            results = {"xunqin": measure("xunqin", data, "clean")}
-            if not a.no_splink:
-                results["splink"] = measure("splink", data, "clean")
+            run = _earlier if a.print_only else measure
+            if a.print_only and not (data / "results" / "xunqin-clean.json").exists():
+                continue
+            info = {} if a.print_only else prepare(size, seed, data, perts)
+            results = {"xunqin": run("xunqin", data, "clean")}
+            if not a.no_splink and (not a.print_only or (data / "results" / "splink-clean.json").exists()):
+                results["splink"] = run("splink", data, "clean")
             print_clean(size, seed, info, results)
             per_seed[seed] = results
             if perts:
-                rows = {p: measure("xunqin", data, p) for p in perts}
+                done = [p for p in perts if not a.print_only or (data / "results" / f"xunqin-{p}.json").exists()]
+                rows = {p: run("xunqin", data, p) for p in done}
                 clean = dict(results["xunqin"])
                 clean["_first_rank"] = _clean_recall_on_touched(data, perts)
                 print_perturbations(size, seed, info, clean, rows)
@@ -358,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(per_seed) > 1:
             print_spread(size, per_seed)
     return 0
+
+
+def _earlier(system: str, data: Path, variant: str) -> dict:
+    return json.loads((data / "results" / f"{system}-{variant}.json").read_text())
 
 
 def _clean_recall_on_touched(data: Path, perts: list[str]) -> dict[str, float]:
