@@ -29,14 +29,15 @@ SEED = 20261129
 
 def prepare_data(size: str, out: Path) -> dict:
     """Generate, write as an exchange CSV, ingest to normalized Parquet (cached per size)."""
-    from xunqin.data.generate import generate, write
+    from xunqin.data.generate import GeneratorParams, generate, write
     from xunqin.ingest import ingest_files, write_result
 
     n_stations, n_reports = SIZES[size]
     stamp = out / "prepared.json"
     if stamp.exists():
         info = json.loads(stamp.read_text())
-        if info.get("seed") == SEED and info.get("size") == [n_stations, n_reports]:
+        if info.get("seed") == SEED and info.get("size") == [n_stations, n_reports] and info.get(
+                "model") == GeneratorParams().model:
             info["cached"] = True
             return info
     out.mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,7 @@ def prepare_data(size: str, out: Path) -> dict:
     info = {
         "size": [n_stations, n_reports],
         "seed": SEED,
+        "model": GeneratorParams().model,
         "generate_s": round(t1 - t0, 1),
         "write_s": round(t2 - t1, 1),
         "ingest_s": round(t3 - t2, 1),
