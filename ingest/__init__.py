@@ -16,6 +16,7 @@ import pandas as pd
 
 from .read import FileRefused, RawTable, read_table
 from .schema import Kind
+from .spreadsheet import defuse_formula
 from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations
 
 __all__ = [
@@ -24,11 +25,6 @@ __all__ = [
 ]
 
 REJECTS_CSV_REASON_HEADER = "原因"
-# Spreadsheet programs run cells that start with these as formulas (CSV injection), also after
-# leading blanks, line breaks or invisible characters, and in their full-width forms.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_FORMULA_AFTER_BLANKS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
-_BLANKS = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 @dataclass(frozen=True)
@@ -112,18 +108,11 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
     return IngestResult(tables["stations"], tables["reports"], all_rejects[list(REJECT_COLUMNS)], counts)
 
 
-def _excel_safe(value: object) -> object:
-    """Prefix values a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(_BLANKS).startswith(_FORMULA_AFTER_BLANKS)):
-        return "'" + value
-    return value
-
-
 def rejects_for_csv(rejects: pd.DataFrame) -> pd.DataFrame:
     """The rejects table as rejects.csv shows it: values a spreadsheet would run defused, the
     Chinese reason headed 原因 (the other headers stay the exchange format's English ones)."""
     out = rejects.copy()
-    out["value"] = out["value"].map(_excel_safe)
+    out["value"] = out["value"].map(defuse_formula)
     return out.rename(columns={"reason_zh": REJECTS_CSV_REASON_HEADER})
 
 
