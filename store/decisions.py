@@ -60,8 +60,9 @@ def _requeue(session: Session, station_record_id: str, report_id: str) -> None:
 
 
 def record_decision(session: Session, station_record_id: str, report_id: str, decision: str, reviewer: str,
-                    note: str | None = None) -> int:
-    """Store a reviewer decision (疑似 / 排除 / 待定 / 确认) and update the queue; returns its id."""
+                    note: str | None = None, ip: str | None = None) -> int:
+    """Store a reviewer decision (疑似 / 排除 / 待定 / 确认) and update the queue; returns its id.
+    ``ip``: the client address the decision came from, for the audit entry."""
     # candidates imports this module (for the decisions in force), so it is imported here
     from .candidates import rerank
 
@@ -87,5 +88,5 @@ def record_decision(session: Session, station_record_id: str, report_id: str, de
     if prior in (CONFIRMED, EXCLUDED) and decision != prior:
         _requeue(session, station_record_id, report_id)  # undone: match both again next night
     audit_log.add(session, reviewer, "decision", entity="pair", entity_id=f"{station_record_id}|{report_id}",
-                  detail={"decision": decision, "decision_id": row.id})
+                  detail={"decision": decision, "decision_id": row.id}, ip=ip)
     return row.id
