@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -196,7 +197,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, forwarde
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Ours carry a Chinese message; the framework's (unknown address, wrong method) an English phrase.
         message = str(exc.detail) if isinstance(exc, HTTPException) else ERROR_MESSAGES.get(exc.status_code, "请求无法处理。")
-        return error_page(request, exc.status_code, message, viewer(request), exc.headers)
+        return error_page(request, exc.status_code, message, await run_in_threadpool(viewer, request), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -204,7 +205,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, forwarde
         where = errors[0].get("loc", ()) if errors else ()
         param = next((str(p) for p in reversed(where) if isinstance(p, str)), "")
         message = f"参数“{params.name(param)}”不正确或超出范围" if param else "参数不正确或超出范围"
-        return error_page(request, 400, message, viewer(request))
+        return error_page(request, 400, message, await run_in_threadpool(viewer, request))
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):  # type: ignore[no-untyped-def]
