@@ -83,6 +83,9 @@ def _match(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    from xunqin.flows.prefect_env import private_settings
+
+    private_settings()  # before anything imports Prefect: no telemetry, no persisted results
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
