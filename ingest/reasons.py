@@ -94,6 +94,14 @@ REASONS: dict[str, str] = {
     "ID number stored as a number lost its digits": "身份证号被存成了数字，已丢失位数",
     "boolean is not an ID number": "逻辑值不是身份证号",
     "unsupported type for an ID number": "身份证号的数据类型无法识别",
+    # ---- phone numbers
+    "phone number too short (cut off?)": "电话号码位数不够（可能被截断）",
+    "phone number too long": "电话号码位数太多",
+    "not a mobile or landline number": "不是手机号或固定电话号码",
+    "unreadable phone number": "电话号码无法识别",
+    "too long for a phone number": "内容太长，不像电话号码",
+    "boolean is not a phone number": "逻辑值不是电话号码",
+    "unsupported type for a phone number": "电话号码的数据类型无法识别",
     # ---- places
     "place is not text": "地点不是文字",
 }

@@ -103,10 +103,16 @@ def _reason(exc: Exception) -> str:
 
 
 class _Mapped:
-    """A normalizer applied to each distinct value of a text column."""
+    """A normalizer applied to each distinct value of a text column.
 
-    def __init__(self, text: pd.Series, func: Callable[[str], Any]) -> None:
+    ``partial`` gives, for a result that was taken, the parts of its cell that were not
+    ((part, reason) pairs: a cell with two phone numbers, one cut short); each is a reject too.
+    """
+
+    def __init__(self, text: pd.Series, func: Callable[[str], Any],
+                 partial: Callable[[Any], tuple[tuple[str, str], ...]] | None = None) -> None:
         self.text = text
+        self.partial = partial
         codes, uniques = pd.factorize(text.fillna("").astype(object), sort=False)
         self.codes = codes
         results: list[Any] = []
@@ -142,12 +148,19 @@ class _Mapped:
     def reject_into(self, rejects: _Rejects, source_row: np.ndarray, column: str, keep: np.ndarray) -> None:
         """One rejects row per kept row whose value the normalizer refused."""
         bad = np.array([r is not None for r in self.reasons], dtype=bool)
-        if not bad.any():
+        if bad.any():
+            idx = np.nonzero(bad[self.codes] & keep)[0]
+            reasons = np.asarray(self.reasons, dtype=object)
+            values = self.text.to_numpy(dtype=object)
+            rejects.add(source_row[idx], column, values[idx], reasons[self.codes[idx]], "error")
+        if self.partial is None:
             return
-        idx = np.nonzero(bad[self.codes] & keep)[0]
-        reasons = np.asarray(self.reasons, dtype=object)
-        values = self.text.to_numpy(dtype=object)
-        rejects.add(source_row[idx], column, values[idx], reasons[self.codes[idx]], "error")
+        for code, result in enumerate(self.results):
+            parts = () if result is None else self.partial(result)
+            if parts:
+                rows = source_row[np.nonzero((self.codes == code) & keep)[0]]
+                for part, reason in parts:
+                    rejects.add(rows, column, [part] * len(rows), [reason] * len(rows), "error")
 
 
 def _join(value: Any) -> str | None:
@@ -530,6 +543,7 @@ def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     from xunqin.normalizers.ages import parse_age_exact
     from xunqin.normalizers.gender import parse_gender
     from xunqin.normalizers.heights import parse_height
+    from xunqin.normalizers.phones import parse_phones
 
     if raw.kind != "reports":
         raise ValueError("normalize_reports needs a reports table")
@@ -561,7 +575,8 @@ def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols["height_cm"] = _floats(mapped["height_cm"].get(lambda h: h))
     part, mapped["features"] = _feature_columns(d["features"])
     cols.update(part)
-    cols["contact_phone"] = _text(d["contact_phone"])
+    mapped["contact_phone"] = _Mapped(d["contact_phone"], parse_phones, partial=lambda p: p.invalid)
+    cols["contact_phone"] = mapped["contact_phone"].get(lambda p: _join(p.numbers))
     keep = ~refused
     _collect(rejects, source_row, keep, mapped)
 
