@@ -30,6 +30,14 @@ REASONS: dict[str, str] = {
     "ID number stored as an Excel number: digits were lost; format the column as text":
         "身份证号被Excel存成了数字，后几位已丢失：请把这一列设为文本格式后重新填写",
     "NUL characters removed": "已删除空字符（NUL）",
+    "control characters removed ({chars})": "已删除控制字符（{chars}）",
+    "control characters replaced by spaces ({chars})": "已把控制字符换成空格（{chars}）",
+    "control character inside a name: one name or two? ({chars})": "姓名中间有控制字符，无法判断是一个名字还是两个（{chars}），未收",
+    "invisible characters removed ({chars})": "已删除看不见的字符（{chars}）",
+    "text-direction characters removed ({chars})": "已删除文字方向控制字符（{chars}）",
+    "text-direction characters: the text shown is not the text stored ({chars})":
+        "含有文字方向控制字符，屏幕显示的顺序与实际内容不同（{chars}），未收",
+    "starts like a spreadsheet formula (=, +, -, @)": "以=、+、-、@开头，像电子表格公式，未收",
     "Excel error value": "Excel错误值（如#N/A）",
     f"longer than {MAX_FIELD} characters: clipped": f"超过{MAX_FIELD}字，已截断",
     f"longer than {MAX_FIELD} characters": f"超过{MAX_FIELD}字，未收",
@@ -107,8 +115,9 @@ REASONS: dict[str, str] = {
 }
 
 _GENERIC = "数据有问题（{code}）"
-_PLACEHOLDER = re.compile(r"\{(column|row|why|error)\}")
-_PLACEHOLDER_PATTERN = {"column": r"[a-z_]+", "row": r"\d+", "why": r".+", "error": r"\w+"}
+_PLACEHOLDER = re.compile(r"\{(column|row|why|error|chars)\}")
+_PLACEHOLDER_PATTERN = {"column": r"[a-z_]+", "row": r"\d+", "why": r".+", "error": r"\w+",
+                        "chars": r"U\+[0-9A-F]{4,6}(?:, U\+[0-9A-F]{4,6})*"}
 
 
 @cache
