@@ -322,7 +322,8 @@ def _build(
         row = rows[idx]
         rownum = idx + 1  # spreadsheet row numbers are 1-based
         if cut_reason is not None and idx == len(rows) - 1:
-            refused_rows.append((rownum, cut_reason, ",".join("" if c is None else str(c) for c in row)))
+            shown = SUSPECT.sub("", ",".join("" if c is None else str(c) for c in row))  # no control characters in rejects
+            refused_rows.append((rownum, cut_reason, _clip(shown)))
             source_rows.append(rownum)
             for key in out:
                 pos = positions.get(key, len(row))
