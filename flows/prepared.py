@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy.engine import make_url
 
 from xunqin.matching import snapshot as snap_mod
-from xunqin.store import db, repo
+from xunqin.store import db, records, workstation
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,12 @@ def _refresh(s, snapshot: snap_mod.Snapshot, max_id: dict[str, int]) -> snap_mod
             log.warning("prepared snapshot not reused: it is ahead of the database")
             return None
         side = snapshot.side(kind)
-        gone = np.isin(snapshot.tokens[kind], repo.superseded_row_ids(s, kind, after, max_id[kind]))
-        if side.n - int(gone.sum()) != repo.current_count(s, kind, up_to=after):
+        gone = np.isin(snapshot.tokens[kind], records.superseded_row_ids(s, kind, after, max_id[kind]))
+        if side.n - int(gone.sum()) != records.current_count(s, kind, up_to=after):
             log.warning("prepared snapshot not reused: its %s are out of step with the database", kind)
             return None
         drop[kind] = snapshot.tokens[kind][gone]
-        new = repo.load_versions(s, kind, after_id=after, up_to=max_id[kind])
+        new = records.load_versions(s, kind, after_id=after, up_to=max_id[kind])
         add[kind] = (new.frame, new.row_ids)
     refreshed = snap_mod.refresh(snapshot, drop, add)
     refreshed.info["max_id"] = dict(max_id)
@@ -116,10 +116,10 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     with db.sessions(url)() as s:
-        instance = repo.instance_id(s)
-        max_id = {kind: repo.max_row_id(s, kind) for kind in KINDS}
+        instance = workstation.instance_id(s)
+        max_id = {kind: records.max_row_id(s, kind) for kind in KINDS}
         path = snapshot_path(url, cache_dir, instance) if use_cache else None
-        snapshot = _reusable(path, instance, repo.workstation_value(s, TOKEN_KEY))
+        snapshot = _reusable(path, instance, workstation.get_value(s, TOKEN_KEY))
         timings["snapshot_load"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
         source = "built"
@@ -133,11 +133,11 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
                 snapshot = None  # built afresh below
         if snapshot is None:
             source = "built"
-            versions = {kind: repo.load_versions(s, kind, up_to=max_id[kind]) for kind in KINDS}
+            versions = {kind: records.load_versions(s, kind, up_to=max_id[kind]) for kind in KINDS}
             snapshot = snap_mod.build({k: v.frame for k, v in versions.items()},
                                       {k: v.row_ids for k, v in versions.items()},
                                       {"instance": instance, "max_id": dict(max_id)})
-        pending_ids = {kind: repo.pending_row_ids(s, kind, up_to=max_id[kind]) for kind in KINDS}
+        pending_ids = {kind: records.pending_row_ids(s, kind, up_to=max_id[kind]) for kind in KINDS}
     pending = {kind: np.isin(snapshot.tokens[kind], pending_ids[kind]) for kind in KINDS}
     timings["prepare"] = round(time.perf_counter() - clock, 2)
     saving = None
@@ -147,7 +147,7 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
         clock = time.perf_counter()
         snapshot.info["token"] = uuid.uuid4().hex
         with db.sessions(url).begin() as s:
-            repo.set_workstation_value(s, TOKEN_KEY, snapshot.info["token"])
+            workstation.set_value(s, TOKEN_KEY, snapshot.info["token"])
         timings["token"] = round(time.perf_counter() - clock, 2)
         # written while the night matches (file writes and checksums release the GIL); the
         # snapshot is only read from here on

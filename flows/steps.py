@@ -22,7 +22,7 @@ from xunqin.ingest import FileRefused
 from xunqin.ingest.read import RawTable, read_table
 from xunqin.ingest.schema import Kind
 from xunqin.store import db
-from xunqin.store import repo
+from xunqin.store import audit_log, candidates, decisions, model_versions, records
 
 if TYPE_CHECKING:
     from xunqin.flows.prepared import NightTables
@@ -112,12 +112,12 @@ def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | 
 
 def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | None) -> dict[str, Any]:
     file = Path(path)
-    content_hash = repo.file_hash(file)
+    content_hash = records.file_hash(file)
     Session = db.sessions(url)
     with Session.begin() as s:
-        seen = repo.find_file(s, content_hash)
+        seen = records.find_file(s, content_hash)
         if seen is not None and seen.status == "taken":  # taken before (a re-sent copy or a crashed move)
-            outcome = repo.FileOutcome(seen.id, file.name, seen.kind, "seen")
+            outcome = records.FileOutcome(seen.id, file.name, seen.kind, "seen")
             seen = True
         else:
             seen = False
@@ -134,7 +134,7 @@ def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int |
     except Exception as exc:  # a bug or an odd file must not stop the night: park the file
         return _quarantine(url, file, Path(quarantine), content_hash, f"could not be read ({type(exc).__name__})", run_id)
     with db.bulk_transaction(url) as s:
-        outcome = repo.add_records(s, kind=kind, file_name=file.name, content_hash=content_hash, raw=raw.data,
+        outcome = records.add_records(s, kind=kind, file_name=file.name, content_hash=content_hash, raw=raw.data,
                                    raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=run_id)
     _move(file, Path(archive), content_hash)
     result = _outcome_dict(outcome)
@@ -144,13 +144,13 @@ def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int |
 
 def _quarantine(url: str, file: Path, folder: Path, content_hash: str, reason: str, run_id: int | None) -> dict[str, Any]:
     with db.sessions(url).begin() as s:
-        outcome = repo.add_quarantined(s, file_name=file.name, content_hash=content_hash, reason=reason, run_id=run_id)
+        outcome = records.add_quarantined(s, file_name=file.name, content_hash=content_hash, reason=reason, run_id=run_id)
     target = _move(file, folder, content_hash)
     target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
     return _outcome_dict(outcome)
 
 
-def _outcome_dict(o: repo.FileOutcome) -> dict[str, Any]:
+def _outcome_dict(o: records.FileOutcome) -> dict[str, Any]:
     return {"file": o.file_name, "kind": o.kind, "status": o.status, "reason": o.reason, "rows": o.rows_in,
             "new": o.rows_new, "changed": o.rows_changed, "unchanged": o.rows_unchanged, "rejects": o.rejects}
 
@@ -160,8 +160,8 @@ def put_back_all(url: str, run_id: int | None) -> dict[str, int]:
     scores were weighed with the name frequencies of their night, and these drift as reports
     come in (a name held by one report then is held by several now)."""
     with db.sessions(url).begin() as s:
-        counts = {kind: repo.put_back_all(s, kind) for kind in ("stations", "reports")}
-        repo.audit(s, "nightly", "rematch_all", run_id=run_id, detail=counts)
+        counts = {kind: records.put_back_all(s, kind) for kind in ("stations", "reports")}
+        audit_log.add(s, "nightly", "rematch_all", run_id=run_id, detail=counts)
     return counts
 
 
@@ -195,13 +195,13 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
     Session = db.sessions(url)
     snapshot = tables.snapshot
     with Session() as s:
-        excluded = repo.excluded_pairs(s)
-        closed_s, closed_r = repo.closed_ids(s)
-        stored_model = repo.active_model(s)
+        excluded = decisions.excluded_pairs(s)
+        closed_s, closed_r = decisions.closed_ids(s)
+        stored_model = model_versions.active_model(s)
         model = Model.from_dict(stored_model[1]) if stored_model else None
         # confirmed records by row id: hashing half a million id strings costs more
-        open_s = ~np.isin(snapshot.tokens["stations"], repo.current_row_ids(s, "stations", closed_s))
-        open_r = ~np.isin(snapshot.tokens["reports"], repo.current_row_ids(s, "reports", closed_r))
+        open_s = ~np.isin(snapshot.tokens["stations"], records.current_row_ids(s, "stations", closed_s))
+        open_r = ~np.isin(snapshot.tokens["reports"], records.current_row_ids(s, "reports", closed_r))
     timings["load"] = round(time.perf_counter() - clock, 2)
     pending_s, pending_r = tables.pending["stations"] & open_s, tables.pending["reports"] & open_r
     n_s, n_r = int(pending_s.sum()), int(pending_r.sum())
@@ -239,19 +239,19 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
         version = None
         if model is not None:
             trained = stored_model is None
-            version = repo.save_model(s, model.to_dict(), run_id) if trained else stored_model[0]  # type: ignore[index]
+            version = model_versions.save_model(s, model.to_dict(), run_id) if trained else stored_model[0]  # type: ignore[index]
             summary["model_trained"] = trained
         summary["model"] = version
         if fresh is not None:
             k = top_k or model.settings.top_k  # type: ignore[union-attr]
-            changes = repo.apply_candidates(s, fresh, rematched_stations=rematched_s, rematched_reports=rematched_r,
+            changes = candidates.apply_candidates(s, fresh, rematched_stations=rematched_s, rematched_reports=rematched_r,
                                             top_k=k, model_version=version or "", run_id=run_id,
                                             strong_probability=STRONG_PROBABILITY)
             summary.update(candidates_new=changes.inserted, candidates_updated=changes.updated,
                            candidates_removed=changes.deleted, strong_new=changes.strong_inserted)
         for kind in ("stations", "reports"):
-            repo.mark_matched(s, kind, tables.max_id[kind], run_id or 0)
-        repo.audit(s, "nightly", "match", run_id=run_id, detail={k: v for k, v in summary.items() if k != "timings"})
+            records.mark_matched(s, kind, tables.max_id[kind], run_id or 0)
+        audit_log.add(s, "nightly", "match", run_id=run_id, detail={k: v for k, v in summary.items() if k != "timings"})
     timings["write"] = round(time.perf_counter() - clock, 2)
     tables.wait_saved()
     timings["load_snapshot_save_wait"] = tables.timings.get("snapshot_save_wait", 0.0)
@@ -271,11 +271,11 @@ def _score_floor(session, station_ids: np.ndarray, pending_stations: np.ndarray,
     floor = np.full(len(station_ids), -np.inf)
     if not top_k:
         return floor
-    floors = repo.list_floors(session, top_k)
+    floors = candidates.list_floors(session, top_k)
     if not floors:
         return floor
-    unfloored = set(repo.pairs_under_review(session)["station_record_id"])
-    unfloored |= repo.stations_holding(session, pending_report_ids.astype(str).tolist())
+    unfloored = set(decisions.pairs_under_review(session)["station_record_id"])
+    unfloored |= candidates.stations_holding(session, pending_report_ids.astype(str).tolist())
     ids = pd.Series(station_ids)
     floor = ids.map(floors).astype(float).fillna(-np.inf).to_numpy()
     floor[pending_stations | ids.isin(unfloored).to_numpy()] = -np.inf
@@ -284,5 +284,5 @@ def _score_floor(session, station_ids: np.ndarray, pending_stations: np.ndarray,
 
 def queue_size(url: str) -> int:
     with db.sessions(url)() as s:
-        return len(repo.review_queue(s))
+        return len(candidates.review_queue(s))
 

@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from xunqin.flows import steps
-from xunqin.store import db, repo
+from xunqin.store import db, runs
 
 IO_RETRIES = 2
 IO_RETRY_DELAYS = [5, 30]
@@ -28,15 +28,15 @@ def prepare_database(url: str) -> str | None:
 @task(name="start-run", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def start_run(url: str, flow: str) -> int:
     with db.sessions(url).begin() as s:
-        repo.interrupt_stale_runs(s, flow)  # a run left 'running' was killed
-        return repo.start_run(s, flow)
+        runs.interrupt_stale_runs(s, flow)  # a run left 'running' was killed
+        return runs.start_run(s, flow)
 
 
 @task(name="finish-run", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def finish_run(url: str, run_id: int, status: str, summary: dict[str, Any] | None = None, error: str | None = None) -> None:
     db.wait_checkpoints(url)  # the run ends with the database file holding all it wrote
     with db.sessions(url).begin() as s:
-        repo.finish_run(s, run_id, status, summary, error)
+        runs.finish_run(s, run_id, status, summary, error)
 
 
 @task(name="list-inbox", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)

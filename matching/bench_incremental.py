@@ -56,10 +56,10 @@ def _warm_up(work: Path) -> None:
 
 
 def _queue(url: str):  # type: ignore[no-untyped-def]
-    from xunqin.store import db, repo
+    from xunqin.store import db, candidates
 
     with db.sessions(url)() as s:
-        return repo.review_queue(s)
+        return candidates.review_queue(s)
 
 
 def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:

@@ -133,6 +133,9 @@ class MatchModel(Base):
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    training: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)  # label and pair counts
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)  # on held-out labels
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # why it was (not) activated
 
 
 class Candidate(Base):
@@ -184,3 +187,73 @@ class AuditLog(Base):
     entity_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+
+
+POLICE_RESULTS = ("confirmed", "ruled_out", "open")
+
+
+class PoliceResult(Base):
+    """One row of a police verification results file, as taken (every row, open ones too)."""
+
+    __tablename__ = "police_results"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    station_record_id: Mapped[str] = mapped_column(sa.String(200))
+    report_id: Mapped[str] = mapped_column(sa.String(200))
+    result: Mapped[str] = mapped_column(sa.String(20))  # confirmed / ruled_out / open
+    result_text: Mapped[str] = mapped_column(sa.String(40))  # as written: 比中, 非本人 ...
+    method: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    verified_on: Mapped[dt.date | None] = mapped_column(sa.Date, nullable=True)
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    was_exported: Mapped[bool] = mapped_column(sa.Boolean)  # the pair was sent to the police as 疑似
+    source_file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("source_files.id"), nullable=True)
+    source_row: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(sa.String(100))
+    recorded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        sa.CheckConstraint("result IN ('confirmed', 'ruled_out', 'open')", name="ck_police_results_result"),
+        sa.Index("ix_police_results_pair", "station_record_id", "report_id"),
+    )
+
+
+class Label(Base):
+    """A labelled pair the model learns from: a reviewer's 确认/排除 or a police 比中/未比中."""
+
+    __tablename__ = "labels"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    station_record_id: Mapped[str] = mapped_column(sa.String(200))
+    report_id: Mapped[str] = mapped_column(sa.String(200))
+    is_match: Mapped[bool] = mapped_column(sa.Boolean)
+    source: Mapped[str] = mapped_column(sa.String(20))  # reviewer / police
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    decision_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    police_result_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    labelled_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        sa.CheckConstraint("source IN ('reviewer', 'police')", name="ck_labels_source"),
+        sa.Index("ix_labels_pair", "station_record_id", "report_id"),
+        sa.Index("ix_labels_labelled_at", "labelled_at"),
+    )
+
+
+class Reunion(Base):
+    """A person gone home: the confirmed pair, when, and how it was verified."""
+
+    __tablename__ = "reunions"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    station_record_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    report_id: Mapped[str] = mapped_column(sa.String(200))
+    reunited_on: Mapped[dt.date] = mapped_column(sa.Date)
+    method: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    police_result_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Lock(Base):
+    """A named lock held in the database (the night's): who holds it, since when."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))  # host:pid
+    run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    acquired_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

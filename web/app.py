@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-from xunqin.store import db, repo
+from xunqin.store import db, audit_log, decisions
 from xunqin.store.models import AuditLog, Candidate
 
 from . import auth, export, person, queue
@@ -162,16 +162,16 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
         ip = _ip(request)
         name = username.strip()[:100]
         if auth.throttled(s, name, ip):
-            repo.audit(s, name or "-", "login_throttled", detail={"ip": ip})
+            audit_log.add(s, name or "-", "login_throttled", detail={"ip": ip})
             s.commit()
             return again(f"登录失败次数过多，请 {int(auth.FAILURE_WINDOW.total_seconds() // 60)} 分钟后再试", 429)
         user = auth.check_login(s, name, password, ip)
         if user is None:
-            repo.audit(s, name or "-", "login_failed", detail={"ip": ip})
+            audit_log.add(s, name or "-", "login_failed", detail={"ip": ip})
             s.commit()
             return again("用户名或密码错误", 401)
         token = auth.new_session(s, user)
-        repo.audit(s, user.username, "login", entity="user", entity_id=str(user.id), detail={"ip": ip})
+        audit_log.add(s, user.username, "login", entity="user", entity_id=str(user.id), detail={"ip": ip})
         s.commit()
         home = "/export" if user.role == "police" else "/queue"
         target = _safe_next(next)
@@ -184,7 +184,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
     def logout(request: Request, s: DB, user: User, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         check_csrf(user, csrf_token)
         auth.end_session(s, request.cookies.get(COOKIE))
-        repo.audit(s, user.username, "logout", entity="user", entity_id=str(user.id))
+        audit_log.add(s, user.username, "logout", entity="user", entity_id=str(user.id))
         s.commit()
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -238,7 +238,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
     def person_page(request: Request, s: DB, user: User, record_id: str) -> Response:
         record, station = person_record(s, user, record_id)
         cands = person.candidates_view(s, record, user.sees_phone)
-        repo.audit(s, user.username, "person_view", entity="station_record", entity_id=record.record_id,
+        audit_log.add(s, user.username, "person_view", entity="station_record", entity_id=record.record_id,
                    detail={"candidates": len(cands)})
         s.commit()
         return render(request, "person.html", user, record_id=record.record_id, station=station,
@@ -261,7 +261,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
         if exists is None:
             raise HTTPException(404, "该候选已不在队列中，请刷新页面")
         before = queue.fingerprint(s)
-        repo.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None)
+        decisions.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None)
         queue.refresh_person(s, record.record_id, before)
         s.commit()
         return RedirectResponse(f"/person/{quote(record.record_id, safe='')}?saved={quote(report_id, safe='')}#c-{quote(report_id, safe='')}",
@@ -308,7 +308,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
             raise HTTPException(400, str(exc)) from None
         body = export.to_xlsx(result) if fmt == "xlsx" else export.to_csv(result)
         name = export.file_name(result, fmt)
-        repo.audit(s, user.username, "export", entity="export", entity_id=name, detail={
+        audit_log.add(s, user.username, "export", entity="export", entity_id=name, detail={
             "format": fmt, "count": len(result.pairs), "filter": result.filter_text, "with_phone": user.sees_phone,
             "pairs": [f"{a}|{b}" for a, b in result.pairs]})
         s.commit()

@@ -26,8 +26,8 @@ PASSWORD = "bench-password"
 
 
 def fill(url: str, persons: int, per_person: int = 10, seed: int = 1) -> None:
-    """Synthetic station records and candidates, written by xunqin.store.repo."""
-    from xunqin.store import db, repo
+    """Synthetic station records and candidates, written by xunqin.store."""
+    from xunqin.store import db, candidates, records, runs
 
     rng = np.random.default_rng(seed)
     db.upgrade(url)
@@ -52,12 +52,12 @@ def fill(url: str, persons: int, per_person: int = 10, seed: int = 1) -> None:
                           "prior_weight": -4.8, **weights, **levels, "evidence": "synthetic"})
     fresh = fresh.drop_duplicates(["station_record_id", "report_id"])
     with db.sessions(url).begin() as s:
-        run_id = repo.start_run(s, "bench")
-        repo.add_records(s, kind="stations", file_name="bench_stations.csv", content_hash=f"bench-{persons}-{seed}",
+        run_id = runs.start_run(s, "bench")
+        records.add_records(s, kind="stations", file_name="bench_stations.csv", content_hash=f"bench-{persons}-{seed}",
                          raw=raw, raw_rows=rows, normalized=normalized, rejects=rejects, run_id=run_id)
-        repo.apply_candidates(s, fresh, rematched_stations=ids, rematched_reports=(), top_k=per_person,
+        candidates.apply_candidates(s, fresh, rematched_stations=ids, rematched_reports=(), top_k=per_person,
                               model_version="bench", run_id=run_id)
-        repo.finish_run(s, run_id, "completed", {"persons": persons})
+        runs.finish_run(s, run_id, "completed", {"persons": persons})
 
 
 def _timed(client, path: str, params: dict, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]

@@ -63,7 +63,7 @@ def _password() -> str:
 def run_user(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from xunqin.store import db, repo
+    from xunqin.store import db, audit_log
 
     from . import auth
     from .models import User, WebSession
@@ -78,11 +78,11 @@ def run_user(args: argparse.Namespace) -> int:
                 return 0
             if args.user_command == "add":
                 uid = auth.add_user(s, args.username, _password(), args.role, args.station)
-                repo.audit(s, "admin-cli", "user_added", entity="user", entity_id=str(uid), detail={"role": args.role})
+                audit_log.add(s, "admin-cli", "user_added", entity="user", entity_id=str(uid), detail={"role": args.role})
                 msg = f"已创建用户 {args.username}（{auth.ROLE_LABELS[args.role]}）"
             elif args.user_command == "passwd":
                 auth.set_password(s, args.username, _password())
-                repo.audit(s, "admin-cli", "password_set", entity="user", entity_id=args.username)
+                audit_log.add(s, "admin-cli", "password_set", entity="user", entity_id=args.username)
                 msg = f"已更新 {args.username} 的密码"
             else:
                 user = s.scalars(sa.select(User).where(User.username == args.username)).first()
@@ -90,7 +90,7 @@ def run_user(args: argparse.Namespace) -> int:
                     raise ValueError("用户不存在")
                 user.is_active = False
                 s.execute(sa.delete(WebSession).where(WebSession.user_id == user.id))
-                repo.audit(s, "admin-cli", "user_disabled", entity="user", entity_id=str(user.id))
+                audit_log.add(s, "admin-cli", "user_disabled", entity="user", entity_id=str(user.id))
                 msg = f"已停用 {args.username}"
             s.commit()
     except ValueError as exc:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from xunqin.flows import cli, steps
 from xunqin.flows.nightly import nightly
-from xunqin.store import db, repo
+from xunqin.store import db, candidates, decisions, model_versions, records
 from xunqin_test_dbfixtures import count, snapshot
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -62,7 +62,7 @@ def _run(inbox: Path, url: str) -> dict:
 
 def _queue(url: str) -> pd.DataFrame:
     with db.sessions(url)() as s:
-        return repo.review_queue(s)
+        return candidates.review_queue(s)
 
 
 def test_full_night_on_the_sample_fills_the_database_and_a_second_night_changes_nothing(db_url: str, tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_a_match_killed_midway_and_run_again_ends_as_an_uninterrupted_run(db_url
     _night1(inbox)
     _run(inbox, db_url)
     _night2(inbox)
-    real_mark = repo.mark_matched
+    real_mark = records.mark_matched
     calls = {"n": 0}
 
     def killed(*args, **kwargs):
@@ -166,11 +166,11 @@ def test_a_match_killed_midway_and_run_again_ends_as_an_uninterrupted_run(db_url
         real_mark(*args, **kwargs)  # some writes done: candidates and the first marks
         raise RuntimeError("simulated kill in the middle of match")
 
-    monkeypatch.setattr(repo, "mark_matched", killed)
+    monkeypatch.setattr(records, "mark_matched", killed)
     with pytest.raises(RuntimeError):
         _run(inbox, db_url)
     assert calls["n"] == 1
-    monkeypatch.setattr(repo, "mark_matched", real_mark)
+    monkeypatch.setattr(records, "mark_matched", real_mark)
     with db.engine(db_url).connect() as conn:
         assert conn.execute(sa.text("SELECT status FROM runs WHERE flow = 'nightly' ORDER BY id DESC")).first()[0] == "failed"
     assert count(db_url, "station_records", "WHERE matched_run_id IS NULL") > 0  # the kill undid the marks
@@ -188,8 +188,8 @@ def test_a_rejected_pair_stays_rejected_and_a_confirmed_person_leaves(db_url: st
     rejected = firsts.iloc[0]
     confirmed = firsts.iloc[1]
     with db.sessions(db_url).begin() as s:
-        repo.record_decision(s, rejected.station_record_id, rejected.report_id, "排除", "reviewer-1")
-        repo.record_decision(s, confirmed.station_record_id, confirmed.report_id, "确认", "reviewer-1")
+        decisions.record_decision(s, rejected.station_record_id, rejected.report_id, "排除", "reviewer-1")
+        decisions.record_decision(s, confirmed.station_record_id, confirmed.report_id, "确认", "reviewer-1")
 
     # New data, including a changed version of the rejected pair's station record.
     _night2(inbox, change={rejected.station_record_id: "家属再次来访补充信息"})
@@ -265,8 +265,8 @@ def _batch_queue(url: str) -> pd.DataFrame:
     from xunqin.matching.pipeline import match
 
     with db.sessions(url)() as s:
-        frames = {kind: repo.load_versions(s, kind).frame for kind in ("stations", "reports")}
-        model = Model.from_dict(repo.active_model(s)[1])
+        frames = {kind: records.load_versions(s, kind).frame for kind in ("stations", "reports")}
+        model = Model.from_dict(model_versions.active_model(s)[1])
     out = match(frames["stations"], frames["reports"], model=model, top_k=TOP_K).candidates
     return out[["station_record_id", "report_id", "rank", "score"]]
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from xunqin.flows import prepared, steps
-from xunqin.store import db, repo
+from xunqin.store import db, candidates, decisions, runs, workstation
 from xunqin_test_dbfixtures import snapshot
 
 TOP_K = 5
@@ -55,7 +55,7 @@ def _files(night: int, inbox: Path) -> None:
 
 def _night(url: str, inbox: Path, *, use_cache: bool, cache_dir: Path | None = None) -> dict:
     with db.sessions(url).begin() as s:
-        run_id = repo.start_run(s, "nightly")
+        run_id = runs.start_run(s, "nightly")
     archive, quarantine = steps.archive_dirs(inbox, None, None)
     for path in steps.list_inbox(inbox):
         out = steps.take_file(url, path, str(archive), str(quarantine), run_id)
@@ -66,12 +66,12 @@ def _night(url: str, inbox: Path, *, use_cache: bool, cache_dir: Path | None = N
 def _decide_on_best(url: str) -> tuple[str, str]:
     """Confirm the best pair, then undo it (待定): both records go back to pending."""
     with db.sessions(url)() as s:
-        queue = repo.review_queue(s)
+        queue = candidates.review_queue(s)
     best = queue.sort_values("score", ascending=False).iloc[0]
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, best.station_record_id, best.report_id, "确认", "reviewer-1")
+        decisions.record_decision(s, best.station_record_id, best.report_id, "确认", "reviewer-1")
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, best.station_record_id, best.report_id, "待定", "reviewer-1")
+        decisions.record_decision(s, best.station_record_id, best.report_id, "待定", "reviewer-1")
     return best.station_record_id, best.report_id
 
 
@@ -145,7 +145,7 @@ def test_a_damaged_snapshot_is_rebuilt_with_a_warning(tmp_path: Path, reference_
 
 def _instance(url: str) -> str:
     with db.sessions(url)() as s:
-        return repo.instance_id(s)
+        return workstation.instance_id(s)
 
 
 def test_a_snapshot_of_another_database_is_not_used(tmp_path: Path, reference_folder: str,

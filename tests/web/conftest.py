@@ -21,17 +21,17 @@ STATION_A = "商丘市救助管理站"
 def fill_from_inbox(url: str, inbox: Path) -> dict:
     """The nightly flow's own steps (ingest each inbox file, then match), without the Prefect engine."""
     from xunqin.flows import steps
-    from xunqin.store import db, repo
+    from xunqin.store import db, runs
 
     db.upgrade(url)
     with db.sessions(url).begin() as s:
-        run_id = repo.start_run(s, "nightly")
+        run_id = runs.start_run(s, "nightly")
     archive, quarantine = steps.archive_dirs(inbox, None, None)
     for path in steps.list_inbox(inbox):
         steps.take_file(url, path, str(archive), str(quarantine), run_id)
     summary = steps.match_pending(url, run_id)
     with db.sessions(url).begin() as s:
-        repo.finish_run(s, run_id, "completed", {"match": {k: v for k, v in summary.items() if k != "timings"}})
+        runs.finish_run(s, run_id, "completed", {"match": {k: v for k, v in summary.items() if k != "timings"}})
     return summary
 
 

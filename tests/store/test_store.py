@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from xunqin.ingest.read import read_table
 from xunqin.ingest.tables import normalize_reports, normalize_stations
-from xunqin.store import db, repo
+from xunqin.store import db, candidates, decisions, frames, model_versions, records, runs
 from xunqin.store.models import Candidate
 from xunqin_test_dbfixtures import count
 
@@ -24,13 +24,13 @@ S3 = "S3,郑州市救助管理站,小红,女,十来岁,20230503,郑州市金水�
 R1 = "R1,公安,王建国,国子,男,1962年,,,2022-11-01,周口市商水县,河南省周口市商水县,165,左眉毛处有疤痕,13800000000\n"
 
 
-def _store(url: str, tmp_path: Path, kind: str, body: str, name: str) -> repo.FileOutcome:
+def _store(url: str, tmp_path: Path, kind: str, body: str, name: str) -> records.FileOutcome:
     path = tmp_path / name
     path.write_text((STATION_HEADER if kind == "stations" else REPORT_HEADER) + body, encoding="utf-8")
     raw = read_table(path, kind)  # type: ignore[arg-type]
     df, rejects = (normalize_stations if kind == "stations" else normalize_reports)(raw)
     with db.sessions(url).begin() as s:
-        return repo.add_records(s, kind=kind, file_name=name, content_hash=repo.row_hash({"file": name, "body": body}), raw=raw.data,
+        return records.add_records(s, kind=kind, file_name=name, content_hash=records.row_hash({"file": name, "body": body}), raw=raw.data,
                                 raw_rows=raw.source_row, normalized=df, rejects=rejects, run_id=None)
 
 
@@ -84,8 +84,8 @@ def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, given: str | N
     ],
 )
 def test_row_hash(a: dict, b: dict, same: bool) -> None:
-    assert (repo.row_hash(a) == repo.row_hash(b)) is same
-    assert len(repo.row_hash(a)) == 64
+    assert (records.row_hash(a) == records.row_hash(b)) is same
+    assert len(records.row_hash(a)) == 64
 
 
 @pytest.mark.parametrize("kind", ["stations", "reports"])
@@ -94,7 +94,7 @@ def test_normalized_rows_round_trip_through_json(tmp_path: Path, kind: str) -> N
     raw = read_table(sample, kind)  # type: ignore[arg-type]
     df, _ = (normalize_stations if kind == "stations" else normalize_reports)(raw)
     df = df.head(200)
-    back = repo.frame_from_json(kind, repo._jsonable_frame(df))
+    back = frames.frame_from_json(kind, frames.jsonable_frame(df))
     pd.testing.assert_frame_equal(back, df.reset_index(drop=True), check_dtype=True)
 
 
@@ -138,9 +138,9 @@ def test_rejects_are_stored_with_their_file(url: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("decision", ["疑似", "排除", "待定", "确认"])
 def test_every_decision_is_stored_and_audited(url: str, decision: str) -> None:
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, "S1", "R1", decision, "reviewer-1", note="看过照片")
+        decisions.record_decision(s, "S1", "R1", decision, "reviewer-1", note="看过照片")
     with db.sessions(url)() as s:
-        latest = repo.latest_decisions(s)
+        latest = decisions.latest_decisions(s)
         assert latest.to_dict("records") == [{"station_record_id": "S1", "report_id": "R1", "decision": decision}]
     assert count(url, "audit_log", "WHERE action = 'decision'") == 1
 
@@ -148,21 +148,21 @@ def test_every_decision_is_stored_and_audited(url: str, decision: str) -> None:
 @pytest.mark.parametrize(("decision", "reviewer"), [("同意", "r"), ("", "r"), ("排除 ", "r"), ("EXCLUDE", "r"), ("排除", ""), ("排除", "  ")])
 def test_bad_decisions_are_refused(url: str, decision: str, reviewer: str) -> None:
     with db.sessions(url).begin() as s, pytest.raises(ValueError):
-        repo.record_decision(s, "S1", "R1", decision, reviewer)
+        decisions.record_decision(s, "S1", "R1", decision, reviewer)
 
 
 def test_the_latest_decision_is_in_force(url: str) -> None:
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, "S1", "R1", "待定", "a")
-        repo.record_decision(s, "S1", "R1", "排除", "b")
-        repo.record_decision(s, "S2", "R1", "确认", "b")
+        decisions.record_decision(s, "S1", "R1", "待定", "a")
+        decisions.record_decision(s, "S1", "R1", "排除", "b")
+        decisions.record_decision(s, "S2", "R1", "确认", "b")
     with db.sessions(url)() as s:
-        assert repo.excluded_pairs(s).to_dict("records") == [{"station_record_id": "S1", "report_id": "R1"}]
-        assert repo.closed_ids(s) == ({"S2"}, {"R1"})
+        assert decisions.excluded_pairs(s).to_dict("records") == [{"station_record_id": "S1", "report_id": "R1"}]
+        assert decisions.closed_ids(s) == ({"S2"}, {"R1"})
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, "S1", "R1", "待定", "c")  # undone
+        decisions.record_decision(s, "S1", "R1", "待定", "c")  # undone
     with db.sessions(url)() as s:
-        assert repo.excluded_pairs(s).empty
+        assert decisions.excluded_pairs(s).empty
 
 
 # --------------------------------------------------------------------------- candidate queue
@@ -176,15 +176,15 @@ def _rows(*pairs: tuple[str, str, float]) -> pd.DataFrame:
     })
 
 
-def _apply(url: str, fresh: pd.DataFrame, stations=(), reports=(), top_k: int = 2) -> repo.CandidateChanges:
+def _apply(url: str, fresh: pd.DataFrame, stations=(), reports=(), top_k: int = 2) -> candidates.CandidateChanges:
     with db.sessions(url).begin() as s:
-        return repo.apply_candidates(s, fresh, rematched_stations=stations, rematched_reports=reports, top_k=top_k,
+        return candidates.apply_candidates(s, fresh, rematched_stations=stations, rematched_reports=reports, top_k=top_k,
                                      model_version="m1", run_id=None)
 
 
 def _queue(url: str) -> list[tuple[str, str, int]]:
     with db.sessions(url)() as s:
-        q = repo.review_queue(s)
+        q = candidates.review_queue(s)
     return list(zip(q["station_record_id"], q["report_id"], q["rank"].astype(int)))
 
 
@@ -245,7 +245,7 @@ def test_a_stored_pair_offered_again_with_other_evidence_is_updated(url: str, re
 def test_excluded_pair_is_removed_and_never_offered_again(url: str) -> None:
     _apply(url, _rows(("S1", "R1", 9), ("S1", "R2", 5)), stations=("S1",))
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, "S1", "R1", "排除", "rev")
+        decisions.record_decision(s, "S1", "R1", "排除", "rev")
     assert _queue(url) == [("S1", "R2", 1)]
     _apply(url, _rows(("S1", "R1", 9), ("S1", "R2", 5)), stations=("S1",))  # the matcher offers it again
     assert _queue(url) == [("S1", "R2", 1)]
@@ -254,7 +254,7 @@ def test_excluded_pair_is_removed_and_never_offered_again(url: str) -> None:
 def test_confirmed_person_leaves_the_queue(url: str) -> None:
     _apply(url, _rows(("S1", "R1", 9), ("S1", "R2", 5), ("S2", "R1", 4), ("S2", "R3", 3)), stations=("S1", "S2"))
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, "S1", "R1", "确认", "rev")
+        decisions.record_decision(s, "S1", "R1", "确认", "rev")
     assert _queue(url) == [("S2", "R3", 1)]  # ranks close up
     _apply(url, _rows(("S2", "R1", 4), ("S2", "R3", 3)), stations=("S2",))
     assert _queue(url) == [("S2", "R3", 1)]
@@ -263,23 +263,23 @@ def test_confirmed_person_leaves_the_queue(url: str) -> None:
 def test_pair_under_review_stays_beyond_top_k(url: str) -> None:
     _apply(url, _rows(("S1", "R1", 3), ("S1", "R2", 2)), stations=("S1",), top_k=2)
     with db.sessions(url).begin() as s:
-        repo.record_decision(s, "S1", "R2", "待定", "rev")
+        decisions.record_decision(s, "S1", "R2", "待定", "rev")
     _apply(url, _rows(("S1", "R5", 9), ("S1", "R6", 8)), reports=("R5", "R6"), top_k=2)
     assert sorted(_queue(url)) == [("S1", "R2", 4), ("S1", "R5", 1), ("S1", "R6", 2)]
 
 
 def test_model_is_stored_as_json_and_activated(url: str) -> None:
     with db.sessions(url).begin() as s:
-        assert repo.active_model(s) is None
-        v1 = repo.save_model(s, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]}, None)
-        v2 = repo.save_model(s, {"format": "x", "match_share": 0.2}, None)
+        assert model_versions.active_model(s) is None
+        v1 = model_versions.save_model(s, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]}, None)
+        v2 = model_versions.save_model(s, {"format": "x", "match_share": 0.2}, None)
     with db.sessions(url)() as s:
-        version, body = repo.active_model(s)  # type: ignore[misc]
+        version, body = model_versions.active_model(s)  # type: ignore[misc]
     assert (version, body["match_share"]) == (v2, 0.2) and v1 != v2
     with db.sessions(url).begin() as s:
-        repo.save_model(s, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]}, None)
+        model_versions.save_model(s, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]}, None)
     with db.sessions(url)() as s:
-        assert repo.active_model(s) == (v1, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]})
+        assert model_versions.active_model(s) == (v1, {"format": "x", "match_share": 0.1, "w": [1.0, 2.5e-7]})
 
 
 @pytest.mark.parametrize(("flows", "expected"), [
@@ -289,7 +289,7 @@ def test_model_is_stored_as_json_and_activated(url: str) -> None:
 def test_a_run_left_running_is_marked_interrupted_by_the_next(url: str, flows: list[str], expected: list[str]) -> None:
     for flow in flows:
         with db.sessions(url).begin() as s:
-            repo.interrupt_stale_runs(s, flow)
-            repo.start_run(s, flow)
+            runs.interrupt_stale_runs(s, flow)
+            runs.start_run(s, flow)
     with db.engine(url).connect() as conn:
         assert [r[0] for r in conn.execute(sa.text("SELECT status FROM runs ORDER BY id"))] == expected
