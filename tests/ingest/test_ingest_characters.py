@@ -124,7 +124,7 @@ def test_an_id_with_a_control_character_never_reaches_the_database(tmp_path: Pat
     holds the cleaned id, and nothing in any stored text holds a control character."""
     from xunqin.ingest.read import read_table
     from xunqin.ingest.tables import normalize_reports
-    from xunqin.store import db, repo
+    from xunqin.store import db, records
 
     rows = [REPORT_EN] + [
         [{"report_id": rid, "name": name, "missing_date": "2015-03-02", "contact_phone": phone}.get(c, "") for c in REPORT_EN]
@@ -136,7 +136,7 @@ def test_an_id_with_a_control_character_never_reaches_the_database(tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'x.db'}"
     db.upgrade(url)
     with db.sessions(url).begin() as s:
-        repo.add_records(s, kind="reports", file_name=path.name, content_hash=repo.file_hash(path), raw=raw.data,
+        records.add_records(s, kind="reports", file_name=path.name, content_hash=records.file_hash(path), raw=raw.data,
                          raw_rows=raw.source_row, normalized=df, rejects=rejects, run_id=None)
     with db.engine(url).connect() as conn:
         ids = [r[0] for r in conn.execute(sa.text("SELECT report_id FROM reports ORDER BY report_id"))]
