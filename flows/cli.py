@@ -94,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ingest" and args.stations is None and args.reports is None:
         print("xunqin: ingest: give --stations FILE, --reports FILE, or both", file=sys.stderr)
         return 2
+    from xunqin.flows.outputs import OutputError
     from xunqin.ingest import FileRefused
 
     try:
         return args.handler(args)
     except FileRefused as exc:
         print(f"xunqin: {exc.file}: {exc.column or '-'}: {exc.why}", file=sys.stderr)
+        return 1
+    except OutputError as exc:  # names the output file; nothing partial was left there
+        print(f"xunqin: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. output directory not writable; the path is ours, not personal data
         where = exc.filename if exc.filename is not None else "-"
