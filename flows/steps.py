@@ -68,15 +68,20 @@ def list_inbox(inbox: str | Path) -> list[str]:
 
 
 def sniff_kind(path: str | Path) -> tuple[Kind, RawTable]:
-    """Read a file as the kind whose required columns its header carries (stations or reports)."""
+    """Read a file as the kind whose required columns its header carries (stations, reports, or
+    police verification results)."""
     name = Path(path).name.lower()
-    order: tuple[Kind, Kind] = ("reports", "stations") if any(h in name for h in REPORT_HINTS) else ("stations", "reports")
+    order: tuple[Kind, ...] = ("reports", "stations") if any(h in name for h in REPORT_HINTS) else ("stations", "reports")
     refusals: dict[str, FileRefused] = {}
     for kind in order:
         try:
             return kind, read_table(path, kind)
         except FileRefused as exc:
             refusals[kind] = exc
+    try:  # results carry neither kind's required columns; tried last, only when both refused
+        return "police", read_table(path, "police")
+    except FileRefused as exc:
+        refusals["police"] = exc
     s, r = refusals["stations"], refusals["reports"]
     if (s.column, s.why.replace("stations", "reports")) == (r.column, r.why):  # unreadable whatever the kind
         raise s
@@ -127,6 +132,14 @@ def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int |
     started = time.perf_counter()
     try:
         kind, raw = sniff_kind(file)
+        if kind == "police":
+            from xunqin.flows.police import import_file
+
+            done = import_file(url, file, "nightly", raw=raw, run_id=run_id)
+            _move(file, Path(archive), content_hash)
+            return {"file": file.name, "kind": "police", "status": "taken", "reason": None, "rows": done["rows"],
+                    "new": done["taken"], "changed": 0, "unchanged": done["already_recorded"],
+                    "rejects": done["not_taken_count"], "seconds": round(time.perf_counter() - started, 2)}
         normalized, rejects = _normalize(kind, raw)
     except FileRefused as exc:
         reason = exc.why if exc.column is None else f"{exc.column}: {exc.why}"
@@ -244,9 +257,12 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
         summary["model"] = version
         if fresh is not None:
             k = top_k or model.settings.top_k  # type: ignore[union-attr]
+            n_reports = snapshot.reports.n
+            shown = model.probabilities  # type: ignore[union-attr]
             changes = candidates.apply_candidates(s, fresh, rematched_stations=rematched_s, rematched_reports=rematched_r,
-                                            top_k=k, model_version=version or "", run_id=run_id,
-                                            strong_probability=STRONG_PROBABILITY)
+                                                  top_k=k, model_version=version or "", run_id=run_id,
+                                                  strong_probability=STRONG_PROBABILITY,
+                                                  probability=lambda scores, ids: shown(scores, ids, n_reports))
             summary.update(candidates_new=changes.inserted, candidates_updated=changes.updated,
                            candidates_removed=changes.deleted, strong_new=changes.strong_inserted)
         for kind in ("stations", "reports"):

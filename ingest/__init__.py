@@ -124,16 +124,12 @@ def write_rejects_csv(rejects: pd.DataFrame, target: str | Path | BinaryIO) -> N
 
 
 def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json."""
+    """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json: all of
+    them or, when one cannot be written (a full disk), none (:class:`OutputError` names it)."""
+    from xunqin.flows.outputs import OutputSet
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for kind, df in (("stations", result.stations), ("reports", result.reports)):
-        if df is not None:
-            written[kind] = out / f"{kind}.parquet"
-            df.to_parquet(written[kind], index=False)
-    written["rejects"] = out / "rejects.csv"
-    write_rejects_csv(result.rejects, written["rejects"])
     summary = {
         "files": [asdict(c) for c in result.counts.values()],
         "rejects": {
@@ -142,6 +138,16 @@ def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
             "warning": int((result.rejects["severity"] == "warning").sum()),
         },
     }
-    written["summary"] = out / "summary.json"
-    written["summary"].write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    with OutputSet() as outputs:
+        for kind, df in (("stations", result.stations), ("reports", result.reports)):
+            if df is not None:
+                written[kind] = out / f"{kind}.parquet"
+                with outputs.file(written[kind]) as temp:
+                    df.to_parquet(temp, index=False)
+        written["rejects"] = out / "rejects.csv"
+        with outputs.file(written["rejects"]) as temp:
+            write_rejects_csv(result.rejects, temp)
+        written["summary"] = out / "summary.json"
+        with outputs.file(written["summary"]) as temp:
+            temp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return written

@@ -42,6 +42,8 @@ ACTION_NAMES: dict[str, str] = {
     "match": "夜间比对",
     "rematch_all": "全部重新比对",
     "model_saved": "保存比对模型",
+    # police verification results
+    "police_result": "录入公安核查结果",
 }
 
 

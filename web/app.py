@@ -471,7 +471,8 @@ DETAIL_NAMES = {
     "candidates": "候选数", "count": "条数", "shown": "显示", "filter": "筛选", "format": "格式", "content": "内容",
     "with_phone": "含家属电话", "pairs": "比对对", "decision": "标记", "decision_id": "标记编号", "known_user": "用户名存在",
     "rule": "限制规则", "reason": "原因", "page": "页面", "method": "方法", "sessions_ended": "结束旧会话", "role": "角色",
-    "action": "操作", "actor": "用户", "before": "翻页位置",
+    "action": "操作", "actor": "用户", "before": "翻页位置", "result": "核查结果", "was_exported": "曾导出",
+    "police_result_id": "结果编号",
 }
 DETAIL_VALUES = {True: "是", False: "否", "role": "角色无权", "other_station": "非本站记录", "pair": "同一账号同一地址",
                  "address": "同一地址", "account": "同一账号（新地址）", "police": "公安核查", "review": "省级跟踪"}
