@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench bench-incremental bench-queue nightly serve web clean
+.PHONY: demo test bench bench-incremental bench-queue bench-learning nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)
 
 bench-incremental: $(STAMP)
 	$(BIN)/python -m xunqin.matching.bench_incremental --size M --work bench-out/incremental-M
+
+bench-learning: $(STAMP)
+	$(BIN)/python benchmarks/bench_learning.py --size S
 
 bench-queue: $(STAMP)
 	$(BIN)/python -m xunqin.web.bench_queue

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="serve the review workstation (browser)")
     web_command.add_arguments(web)
     web.set_defaults(handler=web_command.run)
-    from xunqin.flows import candidates_command, police
+    from xunqin.flows import candidates_command, model_command, police
 
     held = sub.add_parser("candidates", help="write the open candidates the database holds (same columns as match)")
     candidates_command.add_arguments(held)
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     police_import = sub.add_parser("police-import", help="take a police verification results file (公安核查结果)")
     police.add_arguments(police_import)
     police_import.set_defaults(handler=police.run)
+    model = sub.add_parser("model", help="model versions: train from labels, list, activate")
+    model_command.add_arguments(model)
+    model.set_defaults(handler=model_command.run)
     user = sub.add_parser("user", help="manage review workstation accounts")
     web_command.add_user_arguments(user)
     user.set_defaults(handler=web_command.run_user)

@@ -54,6 +54,7 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
             summary["ingest"] = ingest(inbox, db_url=db_url, archive=archive, quarantine=quarantine, run_id=run_id)
             seconds["ingest"] = round(time.perf_counter() - clock, 2)
             clock = time.perf_counter()
+            summary["retrained"] = tasks.retrain_if_due(url, run_id, cache_dir)
             if rematch_all:
                 summary["put_back"] = tasks.put_back_all(url, run_id)
             summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id, cache_dir=cache_dir)
@@ -108,6 +109,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"| strong new candidates | {mat['strong_new']} |",
         f"| candidates updated / removed | {mat['candidates_updated']} / {mat['candidates_removed']} |",
         f"| model | {mat['model'] or '-'}{' (trained tonight)' if mat['model_trained'] else ''} |",
+        *([f"| retrained from {summary['retrained']['new_labels']} new labels | version {summary['retrained']['number']}: "
+           f"{'activated' if summary['retrained']['activated'] else 'kept inactive'} ({summary['retrained']['why']}) |"]
+          if summary.get("retrained") else []),
     ]
     lines += [f"| seconds: {step} | {value} |" for step, value in sec.items()]
     lines += [f"| seconds: match/{step} | {value} |" for step, value in mat.get("timings", {}).items()]

@@ -27,7 +27,10 @@ from xunqin.store import audit_log, candidates, decisions, model_versions, recor
 if TYPE_CHECKING:
     from xunqin.flows.prepared import NightTables
 
-STRONG_PROBABILITY = 0.95  # a "strong" candidate in the run summary
+STRONG_PROBABILITY = 0.95  # a "strong" candidate in the run summary (the probability shown)
+# New labels (reviewer 确认/排除, police results) since the active model was stored that make a
+# night fit a new version first (kept only when not worse on held-out labels).
+RETRAIN_AFTER_LABELS = 50
 # Files an inbox scan never takes: hidden files, Office lock files, partial uploads.
 SKIP_PREFIXES = (".", "~$")
 SKIP_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
@@ -176,6 +179,25 @@ def put_back_all(url: str, run_id: int | None) -> dict[str, int]:
         counts = {kind: records.put_back_all(s, kind) for kind in ("stations", "reports")}
         audit_log.add(s, "nightly", "rematch_all", run_id=run_id, detail=counts)
     return counts
+
+
+def retrain_if_due(url: str, run_id: int | None, *, cache_dir: str | None = None,
+                   threshold: int | None = None) -> dict[str, Any] | None:
+    """Fit a new model version when ``threshold`` labels arrived since the last version was
+    stored (kept or not); None when not due (or no model yet: the first night trains by EM)."""
+    from xunqin.flows.model_command import train_version
+    from xunqin.store import labels
+
+    threshold = RETRAIN_AFTER_LABELS if threshold is None else threshold
+    with db.sessions(url)() as s:
+        versions = model_versions.list_models(s)
+        if not versions:
+            return None
+        new_labels = labels.labels_since(s, versions[-1].created_at)
+    if new_labels < threshold:
+        return None
+    done = train_version(url, cache_dir=cache_dir, actor="nightly", run_id=run_id)
+    return {"new_labels": new_labels, "number": done["number"], "activated": done["activated"], "why": done["why"]}
 
 
 def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,

@@ -136,3 +136,8 @@ def put_back_all(url: str, run_id: int | None) -> dict[str, int]:
 def match_incremental(url: str, run_id: int | None, top_k: int | None = None,
                       cache_dir: str | None = None) -> dict[str, Any]:
     return steps.match_pending(url, run_id, top_k, cache_dir=cache_dir)
+
+
+@private_task("retrain-if-due", io=False)
+def retrain_if_due(url: str, run_id: int | None, cache_dir: str | None = None) -> dict[str, Any] | None:
+    return steps.retrain_if_due(url, run_id, cache_dir=cache_dir)

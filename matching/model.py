@@ -33,11 +33,15 @@ class Model:
     # (see matching/probability.py); None for a model saved before it was estimated
     station_share: float | None = None
     calibration: Calibration | None = None  # fitted on reviewer and police labels, when there are enough
+    # reports held when station_share was estimated: λ = share / reports is the model's, so a
+    # stored probability is a function of the list and the model version alone (like the scores)
+    reports_held: int | None = None
 
-    def probabilities(self, score: np.ndarray, station: np.ndarray, n_reports: int) -> np.ndarray:
+    def probabilities(self, score: np.ndarray, station: np.ndarray, n_reports: int | None = None) -> np.ndarray:
         """The probability shown for listed pairs (score per pair, its station record's id)."""
         share = self.station_share if self.station_share is not None else 0.5
-        raw = list_probabilities(score, station, self.prior_weight, n_reports, share)
+        reports = self.reports_held or n_reports or 1
+        raw = list_probabilities(score, station, self.prior_weight, reports, share)
         return calibrated_list_probabilities(raw, station, self.calibration)
 
     def weight_table(self) -> list[np.ndarray]:
@@ -72,6 +76,7 @@ class Model:
             "format": "xunqin-fs-model/1",
             "match_share": self.match_share,
             "station_share": self.station_share,
+            "reports_held": self.reports_held,
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "info": self.info,
             "comparisons": comparisons,
@@ -95,7 +100,8 @@ class Model:
         calibration = raw.get("calibration")
         return cls(settings, m, u, float(raw["match_share"]), dict(raw.get("info", {})),
                    None if share is None else float(share),
-                   None if calibration is None else Calibration.from_dict(calibration))
+                   None if calibration is None else Calibration.from_dict(calibration),
+                   None if raw.get("reports_held") is None else int(raw["reports_held"]))
 
     @classmethod
     def load(cls, path: str | Path) -> Model:

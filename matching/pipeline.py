@@ -173,6 +173,7 @@ def match_prepared(
         # the share of station records whose family is held, from every blocked pair's evidence
         model.station_share = probability_mod.estimate_station_share(
             total_all, i, prepared.stations.n, model.prior_weight, prepared.reports.n)
+        model.reports_held = int(prepared.reports.n)
         model.info["station_records_with_a_family_held"] = round(model.station_share, 4)
     if score_floor is not None:
         enters = total_all >= score_floor[i]
