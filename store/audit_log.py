@@ -42,6 +42,7 @@ ACTION_NAMES: dict[str, str] = {
     "match": "夜间比对",
     "rematch_all": "全部重新比对",
     "model_saved": "保存比对模型",
+    "model_activated": "启用比对模型",
     # police verification results
     "police_result": "录入公安核查结果",
 }
