@@ -7,11 +7,8 @@ large passes through the Prefect engine. Logs carry file names, ids and counts, 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,22 +33,6 @@ SKIP_PREFIXES = (".", "~$")
 SKIP_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
 # Names that hint at a reports file: try that kind first (the header decides in the end).
 REPORT_HINTS = ("report", "寻人", "走失", "失踪", "寻亲", "报")
-
-
-@contextmanager
-def _long_lived_heap_frozen() -> Iterator[None]:
-    """The objects alive when a step starts (reference tables: pinyin and place dictionaries,
-    some 400,000 containers) are left out of the cycle collector's full passes while it runs,
-    and put back after: each such pass walked all of them, several times a night, to free
-    nothing. A step inside another's freeze leaves it to the outer one."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def archive_dirs(inbox: str | Path, archive: str | Path | None, quarantine: str | Path | None) -> tuple[Path, Path]:
@@ -114,11 +95,6 @@ def _move(path: Path, folder: Path, content_hash: str) -> Path:
 
 def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | None) -> dict[str, Any]:
     """Ingest one inbox file into the database, then archive it (or quarantine it with its reason)."""
-    with _long_lived_heap_frozen():
-        return _take_file(url, path, archive, quarantine, run_id)
-
-
-def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | None) -> dict[str, Any]:
     file = Path(path)
     content_hash = records.file_hash(file)
     Session = db.sessions(url)
@@ -149,7 +125,7 @@ def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int |
         return _quarantine(url, file, Path(quarantine), content_hash, reason, run_id)
     except Exception as exc:  # a bug or an odd file must not stop the night: park the file
         return _quarantine(url, file, Path(quarantine), content_hash, f"could not be read ({type(exc).__name__})", run_id)
-    with db.bulk_transaction(url) as s:
+    with db.sessions(url).begin() as s:
         outcome = records.add_records(s, kind=kind, file_name=file.name, content_hash=content_hash, raw=raw.data,
                                    raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=run_id)
     _move(file, Path(archive), content_hash)
@@ -212,13 +188,12 @@ def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
     """
     from xunqin.flows.prepared import night_tables
 
-    with _long_lived_heap_frozen():
-        clock = time.perf_counter()
-        tables = night_tables(url, cache_dir, use_cache=use_cache)
-        try:
-            return _match_tables(url, run_id, top_k, tables, clock)
-        finally:
-            tables.wait_saved()  # the next night must find it written
+    clock = time.perf_counter()
+    tables = night_tables(url, cache_dir, use_cache=use_cache)
+    try:
+        return _match_tables(url, run_id, top_k, tables, clock)
+    finally:
+        tables.wait_saved()  # the next night must find it written
 
 
 def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: NightTables, clock: float) -> dict[str, Any]:
@@ -270,7 +245,7 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
     timings["match"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
-    with db.bulk_transaction(url) as s:
+    with db.sessions(url).begin() as s:
         version = None
         if model is not None:
             trained = stored_model is None

@@ -112,7 +112,7 @@ def start_run(url: str, flow: str) -> int:
 
 @private_task("finish-run")
 def finish_run(url: str, run_id: int, status: str, summary: dict[str, Any] | None = None, error: str | None = None) -> None:
-    db.wait_checkpoints(url)  # the run ends with the database file holding all it wrote
+    db.checkpoint(url)  # the run ends with the database file holding all it wrote
     with db.sessions(url).begin() as s:
         runs.finish_run(s, run_id, status, summary, error)
 
