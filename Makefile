@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench bench-incremental bench-queue bench-learning nightly serve web clean
+.PHONY: demo test bench bench-incremental bench-quality bench-queue bench-learning nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,17 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m xunqin.matching.benchmark
+	$(BIN)/python -m benchmarks.matcher
 
 bench-incremental: $(STAMP)
-	$(BIN)/python -m xunqin.matching.bench_incremental --size M --work bench-out/incremental-M
+	$(BIN)/python -m benchmarks.incremental --size M --work bench-out/incremental-M
+
+# match quality: S at every seed, the perturbation suite, xunqin beside Splink (QUALITY_ARGS=--size M ...)
+bench-quality: $(STAMP)
+	$(BIN)/python -m benchmarks.quality $(QUALITY_ARGS)
 
 bench-learning: $(STAMP)
-	$(BIN)/python benchmarks/bench_learning.py --size S
+	$(BIN)/python -m benchmarks.learning --size S
 
 bench-queue: $(STAMP)
 	$(BIN)/python -m xunqin.web.bench_queue

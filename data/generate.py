@@ -7,10 +7,16 @@ What is modelled, with every rate, is in ``data/GENERATOR.md``. Usage::
 
 CLI: ``python -m xunqin.data.generate --stations N --reports N --seed S --out DIR``.
 All personal data here are synthetic; phone numbers use the reserved-looking 1700000xxxx range.
+
+Two models (``GeneratorParams.model``): ``independent`` (the default) takes its confusions, nicknames,
+place names and age errors from its own reference files (``generate_confusions``), never from the
+matcher's tables or pypinyin's default readings; ``sample_v1`` is the first model, kept only because
+the checked-in ``data/sample`` was made with it and tests depend on those files.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xunqin.data import generate_confusions as cf
 from xunqin.data import generate_ref as ref
 from xunqin.data import generate_text as tx
 
@@ -28,20 +35,31 @@ STATION_COLUMNS = ("record_id", "station", "name", "gender", "estimated_age", "f
 REPORT_COLUMNS = ("report_id", "source", "name", "aliases", "gender", "birth_date", "age_at_missing",
                   "id_number", "missing_date", "missing_place", "hometown", "height_cm", "features",
                   "contact_phone")
-TRUTH_COLUMNS = ("station_record_id", "report_id", "person_id", "name_form", "name_category")
+TRUTH_COLUMNS = ("station_record_id", "report_id", "person_id", "name_form", "name_category", "name_group")
 STATION_ZH = dict(zip(STATION_COLUMNS, ("编号", "救助站", "姓名", "性别", "估计年龄", "救助日期", "发现地点",
                                         "自述籍贯", "口音", "身高", "体貌特征", "身份证号", "备注")))
 REPORT_ZH = dict(zip(REPORT_COLUMNS, ("编号", "来源", "姓名", "曾用名/小名", "性别", "出生日期", "走失时年龄",
                                       "身份证号", "走失日期", "走失地点", "户籍地址", "身高", "体貌特征", "联系电话")))
 
 NAME_FORMS = ("exact", "homophone", "dialect", "surname_misread", "traditional", "given_only",
-              "surname_only", "nickname", "placeholder")
+              "surname_only", "nickname", "placeholder", "southern_surname", "other_surname", "dropped_char")
+NAME_FORMS_V1 = NAME_FORMS[:9]  # what the sample_v1 model writes
 NAME_CATEGORY = {"exact": "full_or_sound", "homophone": "full_or_sound", "dialect": "full_or_sound",
                  "surname_misread": "full_or_sound", "traditional": "full_or_sound",
+                 "southern_surname": "full_or_sound", "other_surname": "partial_or_nickname",
+                 "dropped_char": "partial_or_nickname",
                  "given_only": "partial_or_nickname", "surname_only": "partial_or_nickname",
                  "nickname": "partial_or_nickname", "placeholder": "no_name"}
+# The groups of issue 11's table (how the station wrote the name), measured one by one.
+NAME_GROUP = {"exact": "written_right", "homophone": "written_right", "traditional": "written_right",
+              "surname_misread": "written_right", "dialect": "dialect", "southern_surname": "southern_accent",
+              "nickname": "nickname", "given_only": "given_only", "surname_only": "surname_only",
+              "other_surname": "other_surname", "dropped_char": "dropped_char", "placeholder": "no_name"}
+NAME_GROUPS = ("written_right", "dialect", "southern_accent", "nickname", "given_only", "surname_only",
+               "other_surname", "dropped_char", "no_name")
 SOURCES = ("公安", "家属", "寻亲平台")
 HOMETOWN_CATS = ("missing", "province", "fragment", "fuller", "wrong")
+HOMETOWN_CATS_INDEPENDENT = ("missing", "province", "colloquial", "fragment", "town_only", "fuller", "wrong")
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 ID_CHECK = "10X98765432"
 EPOCH = date(1970, 1, 1)
@@ -95,6 +113,23 @@ class GeneratorParams:
     report_mark_rate: float = 0.85  # each true mark mentioned by the family
     phone_rate: float = 0.9
     source_p: tuple[float, ...] = (0.40, 0.35, 0.25)
+    # ---- the independent model (GENERATOR.md, "Independent model", gives the source of each)
+    model: str = "independent"  # or "sample_v1" (the model of the checked-in sample)
+    name_form_p_independent: tuple[tuple[str, float], ...] = (
+        ("exact", 0.41), ("homophone", 0.12), ("traditional", 0.015), ("dialect", 0.05),
+        ("nickname", 0.09), ("given_only", 0.04), ("surname_only", 0.04), ("other_surname", 0.03),
+        ("dropped_char", 0.02), ("placeholder", 0.185))
+    southern_surname_rate: float = 0.2  # of exact/homophone draws on 吴胡黄王 from an accent province
+    own_nickname_share: float = 0.35  # a station nickname is the one the family knows (else formed anew)
+    age_sd_child: float = 1.5
+    age_sd_adult: float = 3.5  # at 30 ...
+    age_sd_per_year: float = 0.07  # ... growing by this per year above 30 (7.0 at 80)
+    rough_living_bias: float = 3.0  # years added from 50: people living rough look older
+    age_heaping: float = 0.4  # estimates rounded to a multiple of 5
+    age_error_scale: float = 1.0  # multiplies every estimate's error (the perturbation suite: 2)
+    hometown_p_independent: tuple[float, ...] = (0.35, 0.17, 0.04, 0.20, 0.04, 0.15, 0.05)
+    report_old_name_habit: float = 0.25  # a family writes the name of before a rename
+    station_old_name_habit: float = 0.5  # a person born before a rename says the old name
 
 
 @dataclass(frozen=True)
@@ -102,6 +137,10 @@ class Generated:
     stations: pd.DataFrame
     reports: pd.DataFrame
     truth: pd.DataFrame
+    # what the written records came from, row for row (not written out): what the perturbation
+    # suite needs to corrupt one field family of the same records (independent model only)
+    station_latent: pd.DataFrame | None = None
+    report_latent: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------- helpers
@@ -298,12 +337,16 @@ def _persons(rng: np.random.Generator, n: int, p: GeneratorParams) -> _Persons:
     former = _given_names(rng, era, male)
     town, village, extra = _addresses(rng, county)
     seq = rng.integers(0, 500, n) * 2 + male.astype(int)  # odd = male
-    return _Persons(
+    persons = _Persons(
         male=male, birth=birth, missing=missing, county=county, missing_county=mc, surname=surname,
         given=given, former_given=former, nickname=_nicknames(rng, given, male), town=town,
         village=village, extra=extra, height_z=rng.standard_normal(n),
         marks=tx.draw_marks(rng, n, p.mark_count_p), condition=cond,
         id_number=id_numbers(geo.code[county], birth, seq))
+    if p.model == "independent":  # the person's 小名, formed as in their home region
+        region = np.array(geo.prov_region, dtype=object)[geo.prov[county]]
+        persons = dataclasses.replace(persons, nickname=cf.nicknames(rng, given, male, region))
+    return persons
 
 
 # ---------------------------------------------------------------- names at the station
@@ -429,6 +472,60 @@ def _station_name(rng: np.random.Generator, form: str, sur_i: int, given: str, n
     return full, "exact"
 
 
+def station_name_independent(rng: np.random.Generator, form: str, surname: str, surname_reading: str,
+                             given: str, male: bool, age: float, province: str, region: str,
+                             own_nickname: str, own_share: float) -> tuple[str, str]:
+    """The name as staff write it under ``form`` in the independent model; (text, form produced).
+    No placeholder here (it needs the station)."""
+    full = surname + given
+    if form == "southern_surname":
+        swap = cf.surname_swaps().get(surname)
+        if swap:
+            return swap[0] + given, "southern_surname"
+        form = "exact"
+    if form in ("homophone", "dialect"):
+        chars = list(full)
+        syls = cf.heard(rng, surname, surname_reading, given)
+        out = cf.accent(rng, chars, syls, province) if form == "dialect" else None
+        if out:
+            return out, "dialect"
+        out = cf.homophone(rng, chars, syls)
+        return (out, "homophone") if out else (full, "exact")
+    if form == "traditional":
+        t = ref.to_traditional(full)
+        return (t, "traditional") if t != full else (full, "exact")
+    if form == "given_only":
+        return given, "given_only"
+    if form == "surname_only":
+        return cf.surname_alone(rng, surname, male, age), "surname_only"
+    if form == "nickname":
+        if rng.random() < own_share:
+            return own_nickname, "nickname"
+        return cf.nicknames(rng, [given], np.array([male]), np.array([region], dtype=object))[0], "nickname"
+    if form == "other_surname":
+        sn = ref.surnames()
+        for _ in range(10):
+            other = sn.text[int(rng.choice(len(sn.text), p=sn.p))]
+            if other != surname:
+                return other + given, "other_surname"
+        return full, "exact"
+    if form == "dropped_char":
+        out = cf.drop_character(rng, surname, given)
+        return (out, "dropped_char") if out else (full, "exact")
+    return full, "exact"
+
+
+def _station_name_independent(rng: np.random.Generator, form: str, per: _Persons, q: int, age: float,
+                              station: str, found_year: int, p: GeneratorParams) -> tuple[str, str]:
+    if form == "placeholder":
+        return _placeholder(rng, station, found_year, bool(per.male[q])), "placeholder"
+    geo, sn = ref.geo(), ref.surnames()
+    pv = int(geo.prov[per.county[q]])
+    i = int(per.surname[q])
+    return station_name_independent(rng, form, sn.text[i], sn.reading[i], per.given[q], bool(per.male[q]), age,
+                                    geo.prov_short[pv], geo.prov_region[pv], per.nickname[q], p.own_nickname_share)
+
+
 # ---------------------------------------------------------------- station records
 
 _GENDER_FORMS = (("男", "女", 0.80), ("男性", "女性", 0.12), ("M", "F", 0.08))
@@ -482,9 +579,10 @@ def _lags(rng: np.random.Generator, n: int, lag_p: tuple[float, ...]) -> np.ndar
 
 
 def _stations(rng: np.random.Generator, per: _Persons, rec_person: np.ndarray, first_of: np.ndarray,
-              is_true: np.ndarray, p: GeneratorParams) -> tuple[pd.DataFrame, list[str]]:
+              is_true: np.ndarray, p: GeneratorParams) -> tuple[pd.DataFrame, list[str], pd.DataFrame | None]:
     """Station records for ``rec_person``; ``first_of[i]`` is the record index of i's earlier
-    admission or -1. Returns the frame (record order = input order) and name forms."""
+    admission or -1. Returns the frame (record order = input order), name forms and (independent
+    model) what each record was made from."""
     geo, sn = ref.geo(), ref.surnames()
     n = len(rec_person)
     as_of = _days(p.as_of)
@@ -521,15 +619,34 @@ def _stations(rng: np.random.Generator, per: _Persons, rec_person: np.ndarray, f
     station = [geo.station_name(int(c)) for c in fcounty.tolist()]
     fy = tx.ymd(found)[0].tolist()
 
-    # Intended name forms; misread-prone surnames get the surname_misread treatment instead.
-    forms, w = zip(*p.name_form_p)
-    intended = np.array(forms, dtype=object)[rng.choice(len(forms), n, p=np.array(w) / sum(w))]
-    prone = np.isin(per.surname[pers], sn.misread)
-    mis = prone & np.isin(intended, ["exact", "homophone", "dialect"]) & (rng.random(n) < p.surname_misread_rate)
-    intended[mis] = "surname_misread"
+    independent = p.model == "independent"
+    if not independent:
+        # Intended name forms; misread-prone surnames get the surname_misread treatment instead.
+        forms, w = zip(*p.name_form_p)
+        intended = np.array(forms, dtype=object)[rng.choice(len(forms), n, p=np.array(w) / sum(w))]
+        prone = np.isin(per.surname[pers], sn.misread)
+        mis = prone & np.isin(intended, ["exact", "homophone", "dialect"]) & (rng.random(n) < p.surname_misread_rate)
+        intended[mis] = "surname_misread"
+        home_cats, home_p, usable_home = HOMETOWN_CATS, p.hometown_p, (2, 1, 3)  # the showcase cat first
+        top_up_forms = NAME_FORMS_V1
+    else:
+        forms, w = zip(*p.name_form_p_independent)
+        intended = np.array(forms, dtype=object)[rng.choice(len(forms), n, p=np.array(w) / sum(w))]
+        # 吴/胡 and 黄/王 said by someone whose home accent merges them
+        province = np.array(geo.prov_short, dtype=object)[geo.prov[per.county[pers]]]
+        swaps = cf.surname_swaps()
+        surname_text = sn.text[per.surname[pers]]
+        eligible = np.array([t in swaps and pv in swaps[t][1] for t, pv in zip(surname_text.tolist(), province.tolist())],
+                            dtype=bool)
+        southern = eligible & np.isin(intended, ["exact", "homophone"]) & (rng.random(n) < p.southern_surname_rate)
+        intended[southern] = "southern_surname"
+        home_cats, home_p, usable_home = HOMETOWN_CATS_INDEPENDENT, p.hometown_p_independent, (3, 1, 2, 5)
+        top_up_forms = tuple(f for f, _ in p.name_form_p_independent)
 
     def render(i: int, form: str) -> tuple[str, str]:
         q = int(pers[i])
+        if independent:
+            return _station_name_independent(rng, form, per, q, float(age[i]), station[i], fy[i], p)
         return _station_name(rng, form, int(per.surname[q]), per.given[q], per.nickname[q],
                              bool(per.male[q]), float(age[i]), station[i], fy[i])
 
@@ -540,21 +657,29 @@ def _stations(rng: np.random.Generator, per: _Persons, rec_person: np.ndarray, f
         labels.append(b)
 
     # Categorical choices for the other columns (drawn before top-ups so that they stay fixed).
-    home_cat = rng.choice(len(HOMETOWN_CATS), n, p=np.asarray(p.hometown_p))
+    home_cat = rng.choice(len(home_cats), n, p=np.asarray(home_p))
     age_form = np.where(rng.random(n) < p.age_unknown_rate, len(tx.AGE_FORMS) - 1,
                         rng.choice(len(_AGE_FORM_W), n, p=_AGE_FORM_W / _AGE_FORM_W.sum()))
 
     if p.min_per_form > 0:
-        _top_up(rng, names, labels, render, per, pers, first_of, is_true, p.min_per_form)
-        _showcase(rng, names, labels, render, pers, first_of, is_true, age, home_cat, age_form)
+        _top_up(rng, names, labels, render, per, pers, first_of, is_true, p.min_per_form, top_up_forms)
+        _showcase(rng, names, labels, render, pers, first_of, is_true, age, home_cat, age_form, usable_home)
 
-    sd = np.where(age < 18, 1.5, p.age_sd + p.age_sd_growth * np.clip(age - 30, 0, None))
-    est = np.round(age + np.where(age >= 60, p.elderly_age_bias, 0) + rng.standard_normal(n) * sd)
-    est = np.clip(est, 1, 110).astype(int)
-    lo_off = rng.integers(2, 6, n)
+    if not independent:
+        sd = np.where(age < 18, 1.5, p.age_sd + p.age_sd_growth * np.clip(age - 30, 0, None))
+        est = np.round(age + np.where(age >= 60, p.elderly_age_bias, 0) + rng.standard_normal(n) * sd)
+        est = np.clip(est, 1, 110).astype(int)
+        lo_off = rng.integers(2, 6, n)
+        hometown = [_hometown_said(rng, int(c), per, int(q)) for c, q in zip(home_cat.tolist(), pers.tolist())]
+    else:
+        deviation, heaped = age_errors(rng, age, p)
+        est = estimated_ages(age, deviation, heaped, p.age_error_scale)
+        lo_off = rng.integers(2, 6, n)
+        born = tx.ymd(per.birth[pers])[0]
+        habit = rng.random(n) < p.station_old_name_habit
+        hometown = [_hometown_said_independent(rng, home_cats[c], per, int(q), y, b, h) for c, q, y, b, h in zip(
+            home_cat.tolist(), pers.tolist(), fy, born.tolist(), habit.tolist())]
     ages = [tx.age_text(e, tx.AGE_FORMS[f], o) for e, f, o in zip(est.tolist(), age_form.tolist(), lo_off.tolist())]
-
-    hometown = [_hometown_said(rng, int(c), per, int(q)) for c, q in zip(home_cat.tolist(), pers.tolist())]
     dialect = _dialects(rng, per, pers, p)
     heights = _station_heights(rng, per, pers, age, p)
     features = _station_features(rng, per, pers, p)
@@ -571,16 +696,43 @@ def _stations(rng: np.random.Generator, per: _Persons, rec_person: np.ndarray, f
         "found_place": found_place, "hometown": hometown, "dialect": dialect, "height_cm": heights,
         "features": features, "id_number": idn, "notes": notes})
     df["_found"] = found
-    return df, labels
+    latent = None
+    if independent:
+        q = pers
+        latent = pd.DataFrame({
+            "person": q, "surname": sn.text[per.surname[q]], "surname_reading": [sn.reading[i] for i in per.surname[q].tolist()],
+            "given": [per.given[i] for i in q.tolist()], "nickname": [per.nickname[i] for i in q.tolist()],
+            "male": per.male[q], "province": np.array(geo.prov_short, dtype=object)[geo.prov[per.county[q]]],
+            "county": per.county[q], "town": [per.town[i] for i in q.tolist()],
+            "village": [per.village[i] for i in q.tolist()], "age": age, "age_deviation": deviation, "age_heaped": heaped,
+            "age_form": age_form, "age_lo_off": lo_off, "found_year": fy, "born": born,
+            "home_cat": np.array(home_cats, dtype=object)[home_cat], "habit": habit, "name_form": labels,
+            "station": station})
+    return df, labels, latent
 
 
-def _top_up(rng, names, labels, render, per, pers, first_of, is_true, k: int) -> None:
+def age_errors(rng: np.random.Generator, age: np.ndarray, p: GeneratorParams) -> tuple[np.ndarray, np.ndarray]:
+    """Staff's error in estimating an age (years, before rounding) and whether they round to 5s."""
+    n = len(age)
+    sd = np.where(age < 18, p.age_sd_child, p.age_sd_adult + p.age_sd_per_year * np.clip(age - 30, 0, None))
+    bias = np.where(age >= 50, p.rough_living_bias, 0.0)
+    return bias + rng.standard_normal(n) * sd, rng.random(n) < p.age_heaping
+
+
+def estimated_ages(age: np.ndarray, deviation: np.ndarray, heaped: np.ndarray, scale: float) -> np.ndarray:
+    """The age staff write: true age plus ``scale`` times the error, rounded (to 5s where heaped)."""
+    est = age + scale * deviation
+    est = np.where(heaped & (est >= 15), np.round(est / 5) * 5, np.round(est))
+    return np.clip(est, 1, 110).astype(int)
+
+
+def _top_up(rng, names, labels, render, per, pers, first_of, is_true, k: int, forms: tuple[str, ...]) -> None:
     """Make sure each name form occurs at least ``k`` times among true records (small samples)."""
     sn = ref.surnames()
     single = np.ones(len(names), dtype=bool)  # persons with one admission only
     twice = set(pers[first_of >= 0].tolist())
     single &= ~np.isin(pers, list(twice))
-    for form in NAME_FORMS:
+    for form in forms:
         have = sum(1 for i, l in enumerate(labels) if l == form and is_true[i])
         if have >= k:
             continue
@@ -601,9 +753,10 @@ def _top_up(rng, names, labels, render, per, pers, first_of, is_true, k: int) ->
                 per.surname[q] = old
 
 
-def _showcase(rng, names, labels, render, pers, first_of, is_true, age, home_cat, age_form) -> None:
+def _showcase(rng, names, labels, render, pers, first_of, is_true, age, home_cat, age_form,
+              usable: tuple[int, ...]) -> None:
     """Make sure one no-name elderly true record has a usable self-reported hometown and age."""
-    ok_home = np.isin(home_cat, [1, 2, 3])
+    ok_home = np.isin(home_cat, list(usable))
     ok_age = age_form != len(tx.AGE_FORMS) - 1
     noname = np.array([l == "placeholder" for l in labels], dtype=bool)
     good = is_true & noname & (age >= 60)
@@ -618,7 +771,7 @@ def _showcase(rng, names, labels, render, pers, first_of, is_true, age, home_cat
     i = int(cands[0])
     if labels[i] != "placeholder":
         names[i], labels[i] = render(i, "placeholder")
-    home_cat[i] = 2
+    home_cat[i] = usable[0]
     age_form[i] = 1
 
 
@@ -647,6 +800,71 @@ def _hometown_said(rng: np.random.Generator, cat: int, per: _Persons, q: int) ->
     if rng.random() < 0.5:
         return f"{short}{ref.short_place(pref) if pref and pref != county else ''}{county}{per.town[q]}"
     return f"{geo.prov_full[pv]}{pref if pref != county else ''}{county}{per.town[q]}{per.village[q]}"
+
+
+def named_divisions(county: int, year: int, born: int, habit: bool) -> tuple[str, str]:
+    """(prefecture, county) names someone writes in ``year`` (older or newer than the gazetteer's)."""
+    geo = ref.geo()
+    pref, name = geo.pref_name[county], geo.name[county]
+    if pref and pref != name:
+        pref = cf.division_name(int(geo.pref_key[county]) * 100, pref, year, born, habit)
+    elif pref:
+        pref = cf.division_name(int(geo.code[county]), pref, year, born, habit)
+    name = cf.division_name(int(geo.code[county]), name, year, born, habit)
+    return pref, name
+
+
+def place_text_named(county: int, with_prov: bool, local: str, pref: str, name: str) -> str:
+    """As _place_text, with the prefecture and county written as given."""
+    geo = ref.geo()
+    head = geo.prov_full[geo.prov[county]] if with_prov or not pref else ""
+    if pref == name:
+        pref = ""
+    return f"{head}{pref}{name}{local}"
+
+
+def hometown_said_independent(rng: np.random.Generator, kind: str, county: int, town: str, village: str,
+                              pref: str, name: str) -> str:
+    """What a station person says of their hometown (independent model); ``pref``/``name`` are the
+    division names they use."""
+    geo = ref.geo()
+    pv = int(geo.prov[county])
+    short = geo.prov_short[pv]
+    if kind == "missing":
+        return ""
+    if kind == "wrong":
+        other = int(rng.choice(len(geo.prov_short), p=geo.prov_weight))
+        pv = other if other != pv else (other + 1) % len(geo.prov_short)
+        short = geo.prov_short[pv]
+        kind = "province"
+    if kind == "province":
+        v = int(rng.integers(7))
+        return (short, short + "人", f"老家{short}的", geo.prov_full[pv], f"说是{short}的", f"{short}那边的",
+                f"{short}农村的")[v]
+    if kind == "colloquial":
+        key = int(geo.pref_key[county])
+        phrases = [ph for ph, _, keys in cf.place_names().colloquial if key in keys]
+        if phrases:
+            ph = phrases[int(rng.integers(len(phrases)))]
+            return (ph, ph + "人", f"老家{ph}的", f"{ph}那边")[int(rng.integers(4))]
+        tail = "那旮旯的" if geo.prov_region[pv] == "northeast" else "乡下的"
+        return short + tail
+    if kind == "fragment":
+        full = pref if (pref and pref != name and rng.random() < 0.5) else name
+        v = int(rng.integers(3))
+        return (ref.short_place(full), full, ref.short_place(full) + "人")[v]
+    if kind == "town_only":  # a township or village the gazetteer does not list
+        return town if rng.random() < 0.5 else town + village
+    if rng.random() < 0.5:
+        return f"{short}{ref.short_place(pref) if pref and pref != name else ''}{name}{town}"
+    return f"{geo.prov_full[pv]}{pref if pref != name else ''}{name}{town}{village}"
+
+
+def _hometown_said_independent(rng: np.random.Generator, kind: str, per: _Persons, q: int, year: int,
+                               born: int, habit: bool) -> str:
+    c = int(per.county[q])
+    pref, name = named_divisions(c, year, born, habit)
+    return hometown_said_independent(rng, kind, c, per.town[q], per.village[q], pref, name)
 
 
 def _dialects(rng: np.random.Generator, per: _Persons, pers: np.ndarray, p: GeneratorParams) -> list[str]:
@@ -804,12 +1022,25 @@ def _reports(rng: np.random.Generator, per: _Persons, rep_person: np.ndarray, se
     urban_spot = (geo.urban[mc] | (mc != per.county[q])).tolist()
     spot = [c if u else r for r, c, u in zip(rural, city, urban_spot)]
     with_prov = (rng.random(n) < 0.5).tolist()
-    mplace = [_place_text(c, w, (per.town[qq] if h else l) + s) for c, w, h, l, s, qq in zip(
-        mc.tolist(), with_prov, at_home.tolist(), local, spot, q.tolist())]
-
-    home_prov = (rng.random(n) < 0.85).tolist()
-    hometown = [_place_text(c, w, per.town[qq] + per.village[qq] + per.extra[qq])
-                for c, w, qq in zip(per.county[q].tolist(), home_prov, q.tolist())]
+    home_local = [per.town[qq] + per.village[qq] + per.extra[qq] for qq in q.tolist()]
+    latent = None
+    if p.model == "independent":  # division names as written in the year of the report
+        year = tx.ymd(missing)[0].tolist()
+        born = tx.ymd(birth)[0].tolist()
+        habit = (rng.random(n) < p.report_old_name_habit).tolist()
+        missing_named = [named_divisions(c, y, b, h) for c, y, b, h in zip(mc.tolist(), year, born, habit)]
+        mplace = [place_text_named(c, w, (per.town[qq] if h else l) + s, *nd) for c, w, h, l, s, qq, nd in zip(
+            mc.tolist(), with_prov, at_home.tolist(), local, spot, q.tolist(), missing_named)]
+        home_prov = (rng.random(n) < 0.85).tolist()
+        hometown = [place_text_named(c, w, loc, *named_divisions(c, y, b, h)) for c, w, loc, y, b, h in zip(
+            per.county[q].tolist(), home_prov, home_local, year, born, habit)]
+        latent = pd.DataFrame({"person": q, "county": per.county[q], "with_province": home_prov,
+                               "local": home_local, "year": year, "born": born, "habit": habit})
+    else:
+        mplace = [_place_text(c, w, (per.town[qq] if h else l) + s) for c, w, h, l, s, qq in zip(
+            mc.tolist(), with_prov, at_home.tolist(), local, spot, q.tolist())]
+        home_prov = (rng.random(n) < 0.85).tolist()
+        hometown = [_place_text(c, w, loc) for c, w, loc in zip(per.county[q].tolist(), home_prov, home_local)]
 
     age_at = (missing - birth) / 365.25
     h = tx.height_cm(age_at, male, per.height_z[q])
@@ -830,7 +1061,7 @@ def _reports(rng: np.random.Generator, per: _Persons, rep_person: np.ndarray, se
         "missing_place": mplace, "hometown": hometown, "height_cm": heights, "features": features,
         "contact_phone": phones})
     df["_missing"] = missing
-    return df
+    return df, latent
 
 
 def _report_features(rng, per: _Persons, q: np.ndarray, p: GeneratorParams) -> list[str]:
@@ -888,12 +1119,12 @@ def generate(n_stations: int, n_reports: int, seed: int = 0,
     first_of = np.concatenate([np.full(len(st_persons), -1),
                                np.array([pos[int(x)] for x in again.tolist()], dtype=np.int64)])
     is_true = rec_person < r
-    stations, labels = _stations(rng, per, rec_person, first_of, is_true, p)
+    stations, labels, station_latent = _stations(rng, per, rec_person, first_of, is_true, p)
 
     twice = rng.choice(r, twice_n, replace=False) if twice_n else np.zeros(0, np.int64)
     rep_person = np.concatenate([np.arange(r), twice]).astype(np.int64)
     second = np.concatenate([np.zeros(r, bool), np.ones(len(twice), bool)])
-    reports = _reports(rng, per, rep_person, second, p)
+    reports, report_latent = _reports(rng, per, rep_person, second, p)
 
     # Ids in a random order so that neither ids nor row order say anything about the truth.
     st_order = rng.permutation(len(stations))
@@ -913,13 +1144,21 @@ def generate(n_stations: int, n_reports: int, seed: int = 0,
     assert (truth["_found"] > truth["_missing"]).all(), "found before missing"
     truth["person_id"] = [f"P{x + 1:07d}" for x in truth["person"].tolist()]
     truth["name_category"] = truth["name_form"].map(NAME_CATEGORY)
+    truth["name_group"] = truth["name_form"].map(NAME_GROUP)
     truth = truth.sort_values(["station_record_id", "report_id"]).reset_index(drop=True)
 
     stations = stations.iloc[st_order].drop(columns="_found").reset_index(drop=True)
     reports = reports.iloc[rp_order].drop(columns="_missing").reset_index(drop=True)
+    if station_latent is not None:
+        station_latent = station_latent.iloc[st_order].reset_index(drop=True)
+        station_latent.insert(0, "record_id", stations["record_id"].to_numpy())
+    if report_latent is not None:
+        report_latent = report_latent.iloc[rp_order].reset_index(drop=True)
+        report_latent.insert(0, "report_id", reports["report_id"].to_numpy())
     return Generated(stations=stations[list(STATION_COLUMNS)].astype(str),
                      reports=reports[list(REPORT_COLUMNS)].astype(str),
-                     truth=truth[list(TRUTH_COLUMNS)].astype(str))
+                     truth=truth[list(TRUTH_COLUMNS)].astype(str),
+                     station_latent=station_latent, report_latent=report_latent)
 
 
 # ---------------------------------------------------------------- writing
@@ -958,7 +1197,8 @@ def write(gen: Generated, out_dir, *, headers: str = "en", fmt: str = "csv", enc
     return paths
 
 
-SAMPLE = {"n_stations": 300, "n_reports": 3000, "seed": 20261129}
+# The checked-in sample was made with the first model; kept so that data/sample stays what it is.
+SAMPLE = {"n_stations": 300, "n_reports": 3000, "seed": 20261129, "params": GeneratorParams(model="sample_v1")}
 
 
 def write_sample(out_dir) -> dict[str, Path]:
@@ -979,13 +1219,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--headers", choices=("en", "zh"), default="en")
     ap.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     ap.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "gb18030"), default="utf-8")
+    ap.add_argument("--model", choices=("independent", "sample_v1"), default="independent")
     ap.add_argument("--sample", action="store_true",
-                    help="write the checked-in sample set (300 x 3000, seed 20261129) to --out")
+                    help="write the checked-in sample set (300 x 3000, seed 20261129, model sample_v1) to --out")
     a = ap.parse_args(argv)
     if a.sample:
         paths = write_sample(a.out)
     else:
-        gen = generate(a.stations, a.reports, a.seed)
+        gen = generate(a.stations, a.reports, a.seed, GeneratorParams(model=a.model))
         paths = write(gen, a.out, headers=a.headers, fmt=a.format, encoding=a.encoding)
     for k, v in paths.items():
         print(f"{k}: {v}", file=sys.stderr)

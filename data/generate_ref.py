@@ -37,25 +37,32 @@ class Surnames:
     text: np.ndarray  # str objects
     p: np.ndarray  # probabilities
     reading: tuple[str, ...]  # correct surname reading, toneless pinyin
-    default_reading: tuple[str, ...]  # what pypinyin reads without context
-    misread: np.ndarray  # indices of surnames pypinyin reads wrongly
+
+    # The sample_v1 model only: pypinyin is asked when these are first used, never by the
+    # independent model.
+    @property
+    def default_reading(self) -> tuple[str, ...]:
+        """What pypinyin reads without context."""
+        return _default_readings(tuple(self.text))
+
+    @property
+    def misread(self) -> np.ndarray:
+        """Indices of surnames pypinyin reads wrongly."""
+        return np.array([i for i, (r, d) in enumerate(zip(self.reading, self.default_reading)) if r != d])
+
+
+@functools.cache
+def _default_readings(surnames: tuple[str, ...]) -> tuple[str, ...]:
+    from pypinyin import lazy_pinyin
+
+    return tuple("".join(lazy_pinyin(s)) for s in surnames)
 
 
 @functools.cache
 def surnames() -> Surnames:
-    from pypinyin import lazy_pinyin
-
     df = read_table("gen_surnames.csv")
     share = df["share_pct"].astype(float).to_numpy()
-    default = tuple("".join(lazy_pinyin(s)) for s in df["surname"])
-    misread = np.array([i for i, (r, d) in enumerate(zip(df["reading"], default)) if r != d])
-    return Surnames(
-        text=df["surname"].to_numpy(dtype=object),
-        p=share / share.sum(),
-        reading=tuple(df["reading"]),
-        default_reading=default,
-        misread=misread,
-    )
+    return Surnames(text=df["surname"].to_numpy(dtype=object), p=share / share.sum(), reading=tuple(df["reading"]))
 
 
 # ---------------------------------------------------------------- given names

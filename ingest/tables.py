@@ -444,7 +444,7 @@ def _cycle_collector_paused(func: _F) -> _F:
 
     Normalizing keeps every parsed value alive in the parsers' caches, and the collector's
     passes, triggered by allocation counts, walk the whole heap. Measured (issue 15 asks for
-    the figure) with ``benchmarks/bench_ingest.py --reports R5K --warm data/sample/reports.csv
+    the figure) with ``benchmarks/ingest.py --reports R5K --warm data/sample/reports.csv
     --gc-share`` on a generated 5,000-row reports file, in a process holding the reference
     tables: 166 passes took 16-25% of the ingest's CPU time (0.15-0.28 s of 0.9-1.1 s) and freed
     26 objects. Reference counting still frees the rest at once. Left alone when already

@@ -1,4 +1,5 @@
-"""Tests of the sample-data generator (xunqin.data.generate)."""
+"""Tests of the sample-data generator (xunqin.data.generate): the sample_v1 model the checked-in
+sample was made with (most tests below), and the independent model (tests at the end)."""
 from __future__ import annotations
 
 import re
@@ -13,16 +14,18 @@ from pypinyin import lazy_pinyin
 
 from xunqin.data import generate_ref as ref
 from xunqin.data import generate_text as tx
-from xunqin.data.generate import (NAME_FORMS, REPORT_COLUMNS, REPORT_ZH, STATION_COLUMNS, STATION_ZH,
-                                  TRUTH_COLUMNS, GeneratorParams, generate, id_check_ok, id_numbers,
-                                  write)
+from xunqin.data.generate import (NAME_FORMS, NAME_FORMS_V1, REPORT_COLUMNS, REPORT_ZH, SAMPLE,
+                                  STATION_COLUMNS, STATION_ZH, TRUTH_COLUMNS, GeneratorParams, generate,
+                                  id_check_ok, id_numbers, write)
+
+V1 = GeneratorParams(model="sample_v1")
 
 N_ST, N_REP = 2000, 20000
 
 
 @pytest.fixture(scope="module")
 def medium():
-    return generate(N_ST, N_REP, seed=11)
+    return generate(N_ST, N_REP, seed=11, params=V1)
 
 
 @pytest.fixture(scope="module")
@@ -259,16 +262,17 @@ def _sample(name: str) -> pd.DataFrame:
 
 
 def test_sample_is_what_the_generator_makes():
-    g = generate(300, 3000, seed=20261129)
+    g = generate(**SAMPLE)
     pd.testing.assert_frame_equal(_sample("stations.csv"), g.stations)
     pd.testing.assert_frame_equal(_sample("reports.csv"), g.reports)
-    pd.testing.assert_frame_equal(_sample("truth.csv"), g.truth)
+    truth = _sample("truth.csv")  # written before the truth had a name_group column
+    pd.testing.assert_frame_equal(truth, g.truth[list(truth.columns)])
 
 
 def test_sample_has_every_name_form_and_a_no_name_elder():
     truth, st, rp = _sample("truth.csv"), _sample("stations.csv"), _sample("reports.csv")
     counts = truth.drop_duplicates("station_record_id")["name_form"].value_counts()
-    for form in NAME_FORMS:
+    for form in NAME_FORMS_V1:
         assert counts.get(form, 0) >= 3, form
     j = truth.merge(st, left_on="station_record_id", right_on="record_id").merge(
         rp, on="report_id", suffixes=("_s", "_r"))
@@ -379,3 +383,193 @@ def test_surname_model():
     misread = {sn.text[i] for i in sn.misread}
     assert {"单", "曾", "解", "仇", "区", "朴", "查", "覃", "盖", "乐", "翟", "缪"} <= misread
     assert "欧阳" in set(sn.text)
+
+
+# ---------------------------------------------------------------- the independent model
+
+from xunqin.data import generate_confusions as cf  # noqa: E402
+from xunqin.data.generate import NAME_GROUP, NAME_GROUPS, estimated_ages, station_name_independent  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def independent():
+    return generate(N_ST, N_REP, seed=12)
+
+
+@pytest.fixture(scope="module")
+def joined_independent(independent):
+    t = independent.truth.merge(independent.stations, left_on="station_record_id", right_on="record_id")
+    return t.merge(independent.reports, on="report_id", suffixes=("_s", "_r"))
+
+
+def test_independent_model_reads_only_its_own_tables():
+    """No matcher table (normalizers, name_variants, dialects, surname_readings, division_renames)
+    and no pypinyin: run in a fresh interpreter, recording every file opened."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "opened = []\n"
+        "sys.addaudithook(lambda e, a: opened.append(str(a[0])) if e == 'open' and a and isinstance(a[0], str) else None)\n"
+        "from xunqin.data.generate import generate\n"
+        "generate(200, 2000, seed=5)\n"
+        "print(sorted({o.rsplit('/', 1)[-1] for o in opened if o.endswith('.csv')}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pypinyin', 'xunqin.normalizers', 'xunqin.matching'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    read = set(eval(out[0]))
+    assert read and all(name.startswith("gen_") or name == "divisions.csv" for name in read), read
+    assert {"gen_accent_rules.csv", "gen_char_readings.csv", "gen_place_renames.csv"} <= read
+    assert eval(out[1]) == []
+
+
+def test_every_true_record_has_a_name_group(independent):
+    t = independent.truth
+    assert t["name_group"].isin(NAME_GROUPS).all()
+    assert (t["name_group"] == t["name_form"].map(NAME_GROUP)).all()
+    per_record = t.drop_duplicates("station_record_id")
+    assert set(per_record["name_group"]) == set(NAME_GROUPS)  # every group occurs at this size
+
+
+INDEPENDENT_RATES = [
+    # (name form(s), expected share of true station records, tolerance)
+    (("placeholder",), 0.185, 0.03), (("nickname",), 0.09, 0.025), (("given_only",), 0.04, 0.015),
+    (("surname_only",), 0.04, 0.015), (("other_surname",), 0.03, 0.015), (("dropped_char",), 0.02, 0.012),
+    (("exact", "homophone", "traditional", "dialect", "southern_surname"), 0.595, 0.04),
+]
+
+
+@pytest.mark.parametrize("forms,expected,tol", INDEPENDENT_RATES, ids=[r[0][0] for r in INDEPENDENT_RATES])
+def test_independent_name_form_rates(independent, forms, expected, tol):
+    per_record = independent.truth.drop_duplicates("station_record_id")
+    assert abs(per_record["name_form"].isin(forms).mean() - expected) <= tol
+
+
+def _readings_of(c: str) -> set[str]:
+    return set(cf.sounds().readings.get(c, ()))
+
+
+def test_independent_name_forms_do_what_they_say(joined_independent):
+    j = joined_independent
+    swaps = cf.surname_swaps()
+    seen = set()
+    for form, st, rp in j[["name_form", "name_s", "name_r"]].itertuples(index=False):
+        if form in ("homophone", "dialect"):
+            assert st != rp and len(st) == len(rp)
+        if form == "homophone":  # each changed character shares a reading with what was said
+            sur_ok = st[0] == rp[0] or len(_readings_of(st[0])) > 0
+            assert sur_ok and all(a == b or _readings_of(a) & _readings_of(b) or b in "长朝乐重"
+                                  for a, b in zip(st[1:], rp[1:]))
+        elif form == "southern_surname":
+            assert swaps[rp[0]][0] == st[0] and st[1:] == rp[1:]
+        elif form == "other_surname":
+            assert st[0] != rp[0] or st[:2] != rp[:2]
+        elif form == "dropped_char":
+            assert len(st) == len(rp) - 1 and st[0] == rp[0] and st[1] in rp[1:]
+        elif form == "surname_only":
+            assert rp[0] in st and (st.endswith(("某", "氏")) or st[0] in "老小")
+        seen.add(form)
+    assert {"homophone", "dialect", "southern_surname", "other_surname", "dropped_char", "surname_only",
+            "nickname", "given_only"} <= seen
+
+
+def _rule(family: str, source: str):
+    return next(r for r in cf.accent_rules() if r.family == family and source in r.mapping)
+
+
+@pytest.mark.parametrize("family,source,syl,expected", [
+    ("n_l", "n", "niu", "liu"), ("n_l", "l", "lan", "nan"), ("f_h", "hu", "huang", "fang"),
+    ("f_h", "fei", "fei", "hui"), ("zh_z", "zh", "zhang", "zang"), ("zh_z", "s", "sun", "shun"),
+    ("en_eng", "eng", "cheng", "chen"), ("en_eng", "en", "chen", "cheng"), ("en_eng", "eng", "ying", None),
+    ("in_ing", "ing", "ling", "lin"), ("in_ing", "in", "lin", "ling"), ("in_ing", "in", "ling", None),
+    ("an_ang", "ang", "zhang", "zhan"), ("ong_eng", "dong", "dong", "deng"), ("ong_eng", "feng", "feng", "hong"),
+    ("j_z", "xi", "xiu", "sou"), ("j_z", "ji", "jun", "zun"), ("j_z", "zi", "zi", "ji"),
+    ("b_p", "b", "bao", "pao"), ("d_t", "d", "de", "te"), ("g_k", "g", "gang", "kang"),
+    ("v_i", "yu", "yu", "yi"), ("r_y", "ren", "ren", "yin"), ("r_l", "r", "rong", "long"),
+    ("n_l", "n", "wang", None), ("b_p", "b", "ba", "pa"),
+])
+def test_accent_shift(family, source, syl, expected):
+    assert cf.shift(_rule(family, source), syl) == expected
+
+
+@pytest.mark.parametrize("form,surname,given,province,check", [
+    ("southern_surname", "吴", "晓红", "浙江", lambda s: s == "胡晓红"),
+    ("southern_surname", "黄", "国强", "广东", lambda s: s == "王国强"),
+    ("dropped_char", "张", "伟明", "河南", lambda s: s in ("张伟", "张明")),
+    ("given_only", "李", "秀英", "河南", lambda s: s == "秀英"),
+    ("traditional", "张", "国华", "河南", lambda s: s == "張國華"),
+    ("surname_only", "王", "秀英", "河南", lambda s: s in ("王某", "王某某", "老王", "王氏")),
+    ("other_surname", "王", "秀英", "河南", lambda s: s.endswith("秀英") and s[:-2] != "王"),
+    ("nickname", "王", "秀英", "河南", lambda s: 1 <= len(s) <= 3 and s != "王秀英"),
+    ("dialect", "刘", "红兵", "四川", lambda s: len(s) == 3 and s != "刘红兵"),
+    ("homophone", "陈", "秀英", "河南", lambda s: len(s) == 3 and s != "陈秀英"),
+])
+def test_station_name_independent(form, surname, given, province, check):
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        text, produced = station_name_independent(rng, form, surname, ref.surnames().reading[
+            list(ref.surnames().text).index(surname)], given, False, 65.0, province, "north", "小英", 0.3)
+        assert produced == form and check(text), (form, text)
+
+
+def test_nicknames_follow_the_region():
+    rng = np.random.default_rng(1)
+    given = ["志强"] * 4000
+    south = cf.nicknames(rng, given, np.ones(4000, bool), np.array(["south"] * 4000, dtype=object))
+    north = cf.nicknames(rng, given, np.ones(4000, bool), np.array(["north"] * 4000, dtype=object))
+    share = lambda names, form: np.mean([n == form for n in names])  # noqa: E731
+    assert share(south, "阿强") > 0.25 > 0.05 > share(north, "阿强")
+    assert share(north, "小强") > share(south, "小强")
+    assert share(south, "强仔") > 0.1 and share(north, "强仔") == 0
+
+
+@pytest.mark.parametrize("code,name,year,born,habit,expected", [
+    (420600, "襄阳市", 2005, 1950, False, "襄樊市"),  # the name then
+    (420600, "襄阳市", 2020, 1950, False, "襄阳市"),
+    (420600, "襄阳市", 2020, 1950, True, "襄樊市"),  # an old man keeps the old name
+    (420600, "襄阳市", 2020, 2012, True, "襄阳市"),  # born after the rename
+    (510124, "郫县", 2020, 1960, False, "郫都区"),  # newer than the gazetteer
+    (510124, "郫县", 2012, 1960, False, "郫县"),
+    (510124, "郫县", 2020, 1960, True, "郫县"),
+    (411623, "商水县", 2020, 1960, True, "商水县"),  # never renamed
+])
+def test_division_name(code, name, year, born, habit, expected):
+    assert cf.division_name(code, name, year, born, habit) == expected
+
+
+def test_place_renames_refer_to_gazetteer_divisions():
+    geo = ref.geo()
+    known = set(geo.code.tolist()) | {int(k) * 100 for k in geo.pref_key.tolist()}
+    renames = ref.read_table("gen_place_renames.csv")
+    assert len(renames) >= 150 and renames["code"].astype(int).isin(known).all()
+    assert set(renames["kind"]) == {"older", "newer"}
+    assert all(len(keys) for _, _, keys in cf.place_names().colloquial)
+
+
+def test_independent_hometowns_use_other_names_and_unlisted_places(independent):
+    said = independent.stations["hometown"]
+    written = independent.reports["hometown"]
+    olds = set(ref.read_table("gen_place_renames.csv")["other_name"])
+    assert written.map(lambda h: any(o in h for o in olds)).sum() > 20
+    assert said.str.contains("那边|农村|乡下|那旮旯|苏北|皖北|豫东|胶东|潮汕|闽南|湘西").sum() > 20
+    assert said.str.fullmatch(r"[^省市县区]+(镇|乡|街道)([^省市县区]*村)?").sum() > 20  # town or village only
+
+
+def test_age_errors_grow_with_age_and_double_with_the_scale(independent):
+    lat = independent.station_latent
+    dev = lat["age_deviation"].to_numpy()
+    young, old = dev[(lat["age"] >= 18) & (lat["age"] < 35)], dev[lat["age"] >= 65]
+    assert old.std() > young.std() * 1.3 and old.mean() > 2  # older and living rough: older-looking
+    age = lat["age"].to_numpy()
+    once = estimated_ages(age, dev, np.zeros(len(age), bool), 1.0)
+    twice = estimated_ages(age, dev, np.zeros(len(age), bool), 2.0)
+    assert np.abs(twice - age).mean() > 1.8 * np.abs(once - age).mean()
+
+
+def test_latent_rows_match_the_written_records(independent):
+    lat, st = independent.station_latent, independent.stations
+    assert (lat["record_id"] == st["record_id"]).all()
+    rl, rp = independent.report_latent, independent.reports
+    assert (rl["report_id"] == rp["report_id"]).all()
+    full = lat["name_form"] == "exact"
+    assert (st.loc[full, "name"] == (lat.loc[full, "surname"] + lat.loc[full, "given"])).all()

@@ -13,7 +13,7 @@ pytest.importorskip("splink")
 pytest.importorskip("duckdb")
 
 from xunqin.matching.evaluation import ranking_metrics  # noqa: E402
-from xunqin.matching.splink_baseline import (  # noqa: E402
+from benchmarks.splink_baseline import (  # noqa: E402
     SPLINK_COLUMNS,
     SplinkResult,
     blocking_rules,
@@ -96,6 +96,18 @@ STATION_CASES = [
     pytest.param({"marks": ""}, "marks", None, id="marks-empty"),
     pytest.param({"record_id": 17}, "unique_id", "17", id="int-id-as-str"),
     pytest.param({"name_kind": None}, "name_py", "wangxiuying", id="unknown-kind-as-full"),
+    # the derived keys xunqin blocks and compares on
+    pytest.param({"name_pinyin": "zhang li ning"}, "name_folded", "zanlilin", id="folded-name"),
+    pytest.param({"given_pinyin": "hong ying"}, "given_folded", "hongyin", id="folded-given"),
+    pytest.param({"name_kind": "surname_only"}, "name_folded", None, id="surname-only-no-folded-name"),
+    pytest.param({"name_kind": "nickname", "core_pinyin": "hong"}, "core_folded", ["hong"], id="nickname-core"),
+    pytest.param({"name_kind": "given_only", "core_pinyin": "xiu ying"}, "core_folded", ["xiuyin"],
+                 id="given-only-core"),
+    pytest.param({"core_pinyin": "ying"}, "core_folded", None, id="full-name-no-core"),
+    pytest.param({"dialect_provinces": "510000"}, "provinces", ["410000", "510000"],
+                 id="provinces-hometown-and-dialect"),
+    pytest.param({"hometown_provinces": None, "dialect_provinces": None}, "provinces", None,
+                 id="no-provinces"),
 ]
 
 
@@ -149,6 +161,9 @@ REPORT_CASES = [
     pytest.param({}, "name_py", "wangxiuying", id="name"),
     pytest.param({}, "id_number", "411623195803020025", id="id-kept"),
     pytest.param({"gender": "男"}, "gender", "男", id="gender-male"),
+    pytest.param({"given_pinyin": "xiu ying", "alias_pinyin": "xiao ying|hong"}, "core_folded",
+                 ["hong", "xiao", "xiu", "yin"], id="report-core-syllables"),
+    pytest.param({"given_pinyin": None}, "core_folded", None, id="report-no-syllables"),
 ]
 
 

@@ -1,7 +1,7 @@
 """Benchmark: an incremental night beside a full re-match, on a workstation database.
 
-    python -m xunqin.matching.bench_incremental --size S     # 2,000 x 50,000 (+40 / +500 new)
-    python -m xunqin.matching.bench_incremental --size M     # 10,000 x 500,000 (+200 / +5,000 new)
+    python -m benchmarks.incremental --size S     # 2,000 x 50,000 (+40 / +500 new)
+    python -m benchmarks.incremental --size M     # 10,000 x 500,000 (+200 / +5,000 new)
 
 The database is first loaded with the base data and matched once (that night trains and stores
 the model and writes the prepared-records snapshot). Then new exchange files arrive: the
@@ -152,7 +152,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m xunqin.matching.bench_incremental", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.incremental", description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="M")
     ap.add_argument("--db", default=None, help="database URL (default: a SQLite file in the work folder)")
     ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")

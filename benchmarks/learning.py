@@ -1,6 +1,6 @@
 """The review loop, simulated: does learning from labels help the people nobody labelled?
 
-    python benchmarks/bench_learning.py --size S --seeds 11 12 20270101
+    python -m benchmarks.learning --size S --seeds 11 12 20270101
     make bench-learning
 
 Per seed: generate, ingest, match (EM model, the "before" version); a reviewer and the police

@@ -6,6 +6,12 @@ pandas first (pinyin keys without spaces, birth year, first province/prefecture,
 u is estimated by random sampling, m by EM on two blocking rules, then the blocked pairs
 are scored and the ``top_k`` reports per station record kept by match weight.
 
+Splink gets the same derived evidence xunqin blocks and compares on, computed with xunqin's
+normalizers (as ingest does): the dialect-folded name and given name (``name_folded``,
+``given_folded``), the nickname core (小红 -> hong; for a report, its given-name syllables and
+alias cores) and the provinces a station record points to (hometown and dialect). So the
+comparison of the two measures the model, not the features.
+
 Splink 5 notes (checked against the installed 5.0.0 source):
 - inputs must be registered with ``db_api.register(df, table_name=...)`` and the
   resulting SplinkDataFrames passed to ``Linker`` (pandas frames are no longer accepted);
@@ -53,6 +59,11 @@ SPLINK_COLUMNS = [
     "height_cm",
     "id_number",
     "marks",
+    # the same derived keys xunqin uses
+    "name_folded",
+    "given_folded",
+    "core_folded",
+    "provinces",
 ]
 _SPLINK_LOGGERS = ("splink",)
 
@@ -120,6 +131,38 @@ def _year(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s, errors="coerce").dt.year.astype("Float64")
 
 
+def _list(s: pd.Series) -> pd.Series:
+    """'a|b' -> sorted unique list, or None."""
+
+    def split(v: Any) -> list[str] | None:
+        if not isinstance(v, str):
+            return None
+        toks = sorted({t.strip() for t in v.split("|") if t.strip()})
+        return toks or None
+
+    return s.map(split)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _fold_first(key: str) -> str | None:
+    from xunqin.normalizers.phonetic import fold_key
+
+    first = key.split("|", 1)[0].strip()
+    return fold_key(first).replace(" ", "") or None if first else None
+
+
+def _folded_first(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: _fold_first(v) if isinstance(v, str) and v else None).astype(object)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _syllables_folded(keys: str) -> tuple[str, ...]:
+    """Every folded syllable of '|'-separated pinyin keys (a report's given name, alias cores)."""
+    from xunqin.normalizers.phonetic import fold_syllable
+
+    return tuple(sorted({fold_syllable(x) for k in keys.split("|") for x in k.split() if x}))
+
+
 def _common(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     out["unique_id"] = df[id_col].astype(str)
@@ -135,6 +178,10 @@ def _common(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
     idn = _col(df, "id_number").astype("string").str.strip().str.upper()
     out["id_number"] = idn.where(idn.str.len() == 18, None).astype(object)
     out["marks"] = _marks_list(_col(df, "marks"))
+    # folded with xunqin's own fold (normalizers.phonetic), from the first reading
+    out["name_folded"] = _folded_first(_col(df, "name_pinyin"))
+    out["given_folded"] = _folded_first(_col(df, "given_pinyin"))
+    out["provinces"] = _list(_col(df, "hometown_provinces"))
     return out
 
 
@@ -150,9 +197,18 @@ def prepare_stations(stations: pd.DataFrame) -> pd.DataFrame:
     kind = _col(stations, "name_kind").astype(object).fillna("full")
     no_name = kind.isin(NO_NAME_KINDS).to_numpy()
     full = kind.isin(FULL_NAME_KINDS).to_numpy()
-    for c in ("name_py", "surname_py", "given_py"):
+    for c in ("name_py", "surname_py", "given_py", "name_folded", "given_folded"):
         out.loc[no_name, c] = None
-    out.loc[~full, "name_py"] = None
+    out.loc[~full, ["name_py", "name_folded"]] = None
+    # nickname core (小红 -> hong) of nicknames and given names alone, as xunqin's blocking has it
+    core = _col(stations, "core_pinyin").astype(object)
+    cored = kind.isin(["nickname", "given_only"]).to_numpy()
+    out["core_folded"] = None
+    out["core_folded"] = [[c] if k and isinstance(c, str) else None
+                          for k, c in zip(cored, _folded_first(core).tolist())]
+    # where the person may be from: the hometown said and the dialect's provinces
+    dialect = _list(_col(stations, "dialect_provinces"))
+    out["provinces"] = [sorted(set(a or []) | set(b or [])) or None for a, b in zip(out["provinces"], dialect)]
     # A nickname (小红, 老王) is what families put in 小名: compare it with aliases too.
     # Ingest gives no name_pinyin for nicknames, so the nickname text is romanised
     # the same way as report aliases (else the nickname would never be compared).
@@ -175,6 +231,10 @@ def prepare_reports(reports: pd.DataFrame) -> pd.DataFrame:
     """
     out = _common(reports, "report_id")
     out["alias_py"] = _first_alias_pinyin(_col(reports, "alias_clean"))
+    # the syllables a nickname core may meet: the given name's and the aliases' (folded)
+    keys = _col(reports, "given_pinyin").astype("string").fillna("") + "|" + _col(
+        reports, "alias_pinyin").astype("string").fillna("")
+    out["core_folded"] = [list(_syllables_folded(k)) or None for k in keys]
     by = _year(_col(reports, "birth_date"))
     if "age_at_missing" in reports.columns:
         age = pd.to_numeric(reports["age_at_missing"], errors="coerce").astype("Float64")
@@ -206,6 +266,11 @@ def blocking_rules() -> list[Any]:
         # covered by given_py, so nearly free).
         block_on("name_py"),
         block_on("alias_py"),
+        # the derived keys xunqin blocks on: folded full name, folded given name + sex,
+        # nickname core in the report's given-name syllables + sex + birth decade
+        block_on("name_folded"),
+        block_on("given_folded", "gender"),
+        block_on("core_folded", "gender", decade, arrays_to_explode=["core_folded"]),
         # No usable name: same sex, hometown prefecture and birth decade (shifted
         # twice as above); prefectures are small, so this costs ~1M pairs at 500k.
         block_on("gender", "prefecture", decade),
@@ -249,8 +314,8 @@ def em_blocking_rules() -> list[Any]:
     # Bayes factor, which with untrained (default) name m values is ~1 and EM then
     # calls every same-name pair a match.
     return [
-        block_on("gender", "province", "prefecture", "floor(birth_year / 10)"),
-        block_on("name_py", "surname_py", "given_py"),
+        block_on("gender", "province", "provinces", "prefecture", "floor(birth_year / 10)"),
+        block_on("name_py", "surname_py", "given_py", "name_folded", "given_folded"),
     ]
 
 
@@ -286,8 +351,21 @@ def comparisons() -> list[Any]:
         ],
         output_column_name="name_py",
     )
+    core = cl.CustomComparison(
+        [
+            cll.CustomLevel("core_folded_l IS NULL OR core_folded_r IS NULL").configure(is_null_level=True),
+            cll.CustomLevel(
+                "list_has_any(core_folded_l, core_folded_r)", label_for_charts="Nickname core in given name"
+            ),
+            cll.ElseLevel(),
+        ],
+        output_column_name="core_folded",
+    )
     return [
         name,
+        cl.ExactMatch("name_folded"),
+        cl.ExactMatch("given_folded").configure(term_frequency_adjustments=True),
+        core,
         cl.ExactMatch("surname_py").configure(term_frequency_adjustments=True),
         # Given names repeat (秀英, 建国): a shared rare one says more.
         cl.JaroWinklerAtThresholds("given_py", [0.9, 0.8]).configure(
@@ -295,7 +373,7 @@ def comparisons() -> list[Any]:
         ),
         cl.ExactMatch("gender"),
         _abs_diff("birth_year", [1, 3, 6, 10], "birth_year"),
-        cl.ExactMatch("province"),
+        cl.ArrayIntersectAtSizes("provinces", [1]),
         cl.ExactMatch("prefecture"),
         _abs_diff("height_cm", [3, 8], "height_cm"),
         cl.ExactMatch("id_number"),

@@ -1,7 +1,7 @@
 """Ingest speed: wall and CPU time of reading and normalizing exchange files, and the share of it
 the cyclic garbage collector would take if ingest did not pause it.
 
-    python benchmarks/bench_ingest.py --reports FILE [--stations FILE] [--warm FILE] [--gc-share]
+    python benchmarks/ingest.py --reports FILE [--stations FILE] [--warm FILE] [--gc-share]
 
 ``--warm FILE`` ingests another reports file first, so the reference tables are loaded and the
 figures are those of a process that already holds them (a night's second file, the web upload).
@@ -18,7 +18,7 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_ingest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="benchmarks.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--stations")
     parser.add_argument("--reports")
     parser.add_argument("--warm", help="a reports file to ingest first (not timed)")

@@ -1,22 +1,24 @@
 """Benchmark: generated data at sizes S and M, xunqin beside Splink, figures printed.
 
-    python -m xunqin.matching.benchmark                 # S and M (what `make bench` runs)
-    python -m xunqin.matching.benchmark --sizes S       # one size
-    python -m xunqin.matching.benchmark --no-splink     # xunqin only
+    python -m benchmarks.matcher                 # S and M (what `make bench` runs), from the repo root
+    python -m benchmarks.matcher --sizes S       # one size
+    python -m benchmarks.matcher --no-splink     # xunqin only
 
-Each matcher runs in its own process on the same normalized tables, so wall time and peak
-memory (max RSS) are its own; generation and ingest are timed separately.
+Each matcher runs in its own fresh process on the same normalized tables, so wall time and peak
+memory (that child's max RSS, read by the parent from ``os.wait4``) are its own; generation and
+ingest are timed separately.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: python benchmarks/matcher.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pandas as pd
@@ -25,20 +27,17 @@ SIZES = {"S": (2_000, 50_000), "M": (10_000, 500_000)}
 SEED = 20261129
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def prepare_data(size: str, out: Path) -> dict:
     """Generate, write as an exchange CSV, ingest to normalized Parquet (cached per size)."""
-    from xunqin.data.generate import generate, write
+    from xunqin.data.generate import GeneratorParams, generate, write
     from xunqin.ingest import ingest_files, write_result
 
     n_stations, n_reports = SIZES[size]
     stamp = out / "prepared.json"
     if stamp.exists():
         info = json.loads(stamp.read_text())
-        if info.get("seed") == SEED and info.get("size") == [n_stations, n_reports]:
+        if info.get("seed") == SEED and info.get("size") == [n_stations, n_reports] and info.get(
+                "model") == GeneratorParams().model:
             info["cached"] = True
             return info
     out.mkdir(parents=True, exist_ok=True)
@@ -54,6 +53,7 @@ def prepare_data(size: str, out: Path) -> dict:
     info = {
         "size": [n_stations, n_reports],
         "seed": SEED,
+        "model": GeneratorParams().model,
         "generate_s": round(t1 - t0, 1),
         "write_s": round(t2 - t1, 1),
         "ingest_s": round(t3 - t2, 1),
@@ -72,7 +72,7 @@ def _load(data: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def _ranking_figures(candidates: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    from .evaluation import metrics_by_group, ranking_metrics
+    from xunqin.matching.evaluation import metrics_by_group, ranking_metrics
 
     overall = ranking_metrics(candidates, truth, k=10)
     groups = metrics_by_group(candidates, truth, group_col="name_category", k=10)
@@ -96,13 +96,12 @@ def average_precision_codes(codes: np.ndarray, scores: np.ndarray, true_codes: n
 
 
 def run_xunqin(data: Path) -> dict:
-    from .pipeline import match
+    from xunqin.matching.pipeline import match
 
     stations, reports, truth = _load(data)
     t0 = time.perf_counter()
     result = match(stations, reports, keep_scored_pairs=True)
     seconds = time.perf_counter() - t0
-    peak = _peak_mb()
     figures = _ranking_figures(result.candidates, truth)
     # pair completeness per pass and for the union, in row positions
     s_pos = pd.Series(np.arange(len(stations)), index=stations["record_id"].astype(str))
@@ -125,7 +124,6 @@ def run_xunqin(data: Path) -> dict:
             "pass_pairs": pass_pairs,
             "pair_completeness": completeness,
             "seconds": round(seconds, 1),
-            "peak_mb": round(peak),
             "timings": result.timings,
         }
     )
@@ -133,25 +131,28 @@ def run_xunqin(data: Path) -> dict:
 
 
 def run_splink(data: Path) -> dict:
-    from .splink_baseline import run_splink as splink
+    from benchmarks.splink_baseline import run_splink as splink
 
     stations, reports, truth = _load(data)
     t0 = time.perf_counter()
     result = splink(stations, reports, top_k=10, threads=2)
     seconds = time.perf_counter() - t0
-    peak = _peak_mb()
     figures = _ranking_figures(result.candidates, truth)
-    figures.update({"pairs": int(result.n_pairs), "seconds": round(seconds, 1), "peak_mb": round(peak)})
+    figures.update({"pairs": int(result.n_pairs), "seconds": round(seconds, 1)})
     return figures
 
 
 def _subprocess(system: str, data: Path) -> dict:
+    """One matcher in a fresh process; its peak memory is that child's own max RSS."""
+    from benchmarks.child import run_module
+
     out = data / f"{system}.json"
-    command = [sys.executable, "-m", "xunqin.matching.benchmark", "--run", system, "--data", str(data)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = run_module("benchmarks.matcher", "--run", system, "--data", str(data.resolve()))
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    return json.loads(out.read_text())
+        return {"error": done.stderr_tail.splitlines()[-1] if done.stderr_tail else "failed"}
+    figures = json.loads(out.read_text())
+    figures["peak_mb"] = round(done.max_rss_mb)
+    return figures
 
 
 def _print_table(size: str, info: dict, results: dict[str, dict]) -> None:
@@ -195,7 +196,7 @@ def _print_table(size: str, info: dict, results: dict[str, dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xunqin-bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.matcher", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M")
     parser.add_argument("--out", default="bench-out")
     parser.add_argument("--no-splink", action="store_true")
@@ -206,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(args.data)
         figures = run_xunqin(data) if args.run == "xunqin" else run_splink(data)
         (data / f"{args.run}.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1))
+        from benchmarks.child import report_peak_memory
+
+        report_peak_memory()
         return 0
     for size in args.sizes.split(","):
         data = Path(args.out) / size
