@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench bench-incremental bench-quality bench-queue nightly serve web clean
+.PHONY: demo test bench bench-incremental bench-quality bench-queue bench-learning nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench-incremental: $(STAMP)
 # match quality: S at every seed, the perturbation suite, xunqin beside Splink (QUALITY_ARGS=--size M ...)
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.quality $(QUALITY_ARGS)
+
+bench-learning: $(STAMP)
+	$(BIN)/python -m benchmarks.learning --size S
 
 bench-queue: $(STAMP)
 	$(BIN)/python -m xunqin.web.bench_queue

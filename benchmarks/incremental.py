@@ -98,7 +98,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
         figures["load_base_ingest_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         first = steps.match_pending(url, run_id=1)
-        db.wait_checkpoints(url)
+        db.checkpoint(url)
         figures["load_base_match_s"] = round(time.perf_counter() - t, 1)
         figures["base_candidates"] = first["candidates_new"]
         if db_url is None:
@@ -116,7 +116,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     ingest_s = time.perf_counter() - t
     t = time.perf_counter()
     night = steps.match_pending(url, run_id=2)
-    db.wait_checkpoints(url)  # the night ends with its pages in the database file (as finish-run waits)
+    db.checkpoint(url)  # the night ends with its pages in the database file (as finish-run waits)
     incremental_s = time.perf_counter() - t
     figures.update(incremental_ingest_s=round(ingest_s, 1), incremental_match_s=round(incremental_s, 1),
                    incremental_night_s=round(ingest_s + incremental_s, 1), incremental_rows=taken["rows"],
@@ -130,7 +130,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     os.sync()
     t = time.perf_counter()
     full = steps.match_pending(url, run_id=3)
-    db.wait_checkpoints(url)
+    db.checkpoint(url)
     full_s = time.perf_counter() - t
     figures.update(full_rematch_s=round(full_s, 1), full_match_steps=full["timings"],
                    full_candidates_changed=full["candidates_new"] + full["candidates_updated"] + full["candidates_removed"])

@@ -307,3 +307,43 @@ def test_nightly_command_takes_rematch_all(tmp_path: Path, monkeypatch: pytest.M
     assert seen["rematch_all"] is True
     assert cli.main(["nightly", "--inbox", str(inbox)]) == 0
     assert seen["rematch_all"] is False
+
+
+# (module, function, which call raises): the night is killed there, after that call's work
+KILL_POINTS = [
+    ("records", "add_records", 2),  # the second inbox file of night 2 half taken
+    ("candidates", "apply_candidates", 1),  # the candidates written, the marks not yet
+    ("runs", "finish_run", 1),  # everything committed, the run row not yet closed
+    ("locks", "_write_row", 1),  # the lock taken, nothing else done
+]
+
+
+@pytest.mark.parametrize("module, function, nth", KILL_POINTS, ids=[f"{m}.{f}" for m, f, _ in KILL_POINTS])
+def test_a_night_killed_at_any_step_and_run_again_ends_as_an_uninterrupted_one(
+        db_url: str, tmp_path: Path, reference_folder: str, monkeypatch: pytest.MonkeyPatch,
+        module: str, function: str, nth: int) -> None:
+    import importlib
+
+    reference = _reference_state(reference_folder)
+    inbox = tmp_path / "inbox"
+    _night1(inbox)
+    _run(inbox, db_url)
+    _night2(inbox)
+    target = importlib.import_module(f"xunqin.store.{module}")
+    real = getattr(target, function)
+    calls = {"n": 0}
+
+    def killed(*args, **kwargs):
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        if calls["n"] == nth:
+            raise KeyboardInterrupt(f"killed after {function}")  # as a signal would: not an Exception
+        return out
+
+    monkeypatch.setattr(target, function, killed)
+    with pytest.raises(BaseException):
+        _run(inbox, db_url)
+    assert calls["n"] >= nth
+    monkeypatch.setattr(target, function, real)
+    _run(inbox, db_url)  # what the killed night committed stays; the rest is done now
+    assert snapshot(db_url) == reference

@@ -90,15 +90,12 @@ def test_cursor_round_trips_exactly(score, day, rid) -> None:  # type: ignore[no
     assert queue.decode_cursor(queue.encode_cursor(entry)) == (score, day, rid)
 
 
-@pytest.mark.parametrize("value, safe", [("=1+1", "'=1+1"), ("+8613800001111", "'+8613800001111"), ("-5", "'-5"),
-                                         ("@SUM(A1)", "'@SUM(A1)"), ("左眉有疤", "左眉有疤"), (5, 5), (-1.5, -1.5), ("", "")])
-def test_spreadsheet_formula_text_is_neutralised(value, safe) -> None:  # type: ignore[no-untyped-def]
-    assert export._safe(value) == safe
-
-
 @pytest.mark.parametrize("a, b, ok", [
     (dt.date(2025, 1, 1), dt.date(2025, 1, 1), True), (dt.date(2025, 1, 2), dt.date(2025, 1, 1), False),
     (dt.date(2020, 1, 1), dt.date(2025, 1, 1), False), (dt.date(2024, 1, 1), dt.date(2025, 12, 31), True),
+    # Python's own date limits broke the day arithmetic (OverflowError, a 500): refused in range.
+    (dt.date(9999, 12, 30), dt.date(9999, 12, 31), False), (dt.date(1, 1, 1), dt.date(1, 1, 2), False),
+    (dt.date(2100, 12, 30), dt.date(2100, 12, 31), True), (dt.date(1900, 1, 1), dt.date(1900, 1, 2), True),
 ])
 def test_day_range(a, b, ok) -> None:  # type: ignore[no-untyped-def]
     if not ok:
