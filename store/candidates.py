@@ -178,7 +178,7 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
         if have is None:
             inserts.append({"station_record_id": sid, "report_id": rid, "rank": rank, "score": score,
                             "probability": probability, "evidence": evidence, "model_version": version,
-                            "run_id": run_id, "updated_at": now})
+                            "run_id": run_id, "updated_at": now, "created_at": now})
         elif not fresh_row:
             if have[1] != rank:
                 rank_updates.append({"_id": have[0], "rank": rank, "run_id": run_id, "updated_at": now})
