@@ -21,15 +21,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-from xunqin.store import db, audit_log, decisions
-from xunqin.store.models import AuditLog, Candidate
+from xunqin.store import db, audit_log
+from xunqin.store.models import AuditLog
 
 from . import auth, export, person, queue
-from .labels import AGE_BANDS, DECISION_CHOICES, DECISION_HELP, GENDERS, STATUSES, local_time
+from .labels import DECISION_HELP, local_time
 
 COOKIE = "xq_session"
 LOGIN_CSRF_COOKIE = "xq_login_csrf"
-NOTE_MAX = 500
 STATIC = ("app.css",)
 AUDIT_PAGE = 100
 
@@ -96,6 +95,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
     app.state.sessions = db.sessions(url)
     templates = _templates()
     css = _css()
+    app.state.templates, app.state.css, app.state.url = templates, css, url
 
     def need(user: auth.CurrentUser, roles: frozenset[str]) -> None:
         if user.role not in roles:
@@ -202,71 +202,6 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
             raise HTTPException(404, "文件不存在")
         return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/queue", response_class=HTMLResponse)
-    def queue_page(request: Request, s: DB, user: User, station: str = "", gender: str = "", age: str = "",
-                   status: str = "", after: str = "") -> Response:
-        need(user, auth.CAN_REVIEW)
-        queue.ensure_fresh(s)
-        if user.role == "staff":
-            station = user.station or ""
-        gender = gender if gender in GENDERS else ""
-        age = age if age in AGE_BANDS else ""
-        status = status if status in STATUSES else ""
-        try:
-            pg = queue.page(s, station=station or None, gender=gender or None, age=age or None,
-                            status=status or None, after=after or None)
-        except ValueError:
-            raise HTTPException(400, "翻页参数无效") from None
-        today = dt.date.today()
-        filters = {"station": station if user.role != "staff" else "", "gender": gender, "age": age, "status": status}
-        next_qs = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
-        return render(request, "queue.html", user, page=pg, today=today, station=station, gender=gender, age=age,
-                      status=status, stations=queue.stations(s) if user.role != "staff" else [user.station],
-                      genders=GENDERS, age_bands=AGE_BANDS, statuses=STATUSES, filter_qs=next_qs, first_page=not after)
-
-    def person_record(s: Session, user: auth.CurrentUser, record_id: str):  # type: ignore[no-untyped-def]
-        need(user, auth.CAN_REVIEW)
-        record = person.current_station_record(s, record_id[:200])
-        if record is None:
-            raise HTTPException(404, "没有这条救助记录")
-        station = person.load_json(record.normalized).get("station") or person.load_json(record.raw).get("station")
-        if not user.sees_station(station):
-            raise HTTPException(403, "这位受助人员不属于您的救助站")
-        return record, station
-
-    @app.get("/person/{record_id}", response_class=HTMLResponse)
-    def person_page(request: Request, s: DB, user: User, record_id: str) -> Response:
-        record, station = person_record(s, user, record_id)
-        cands = person.candidates_view(s, record, user.sees_phone)
-        audit_log.add(s, user.username, "person_view", entity="station_record", entity_id=record.record_id,
-                   detail={"candidates": len(cands)})
-        s.commit()
-        return render(request, "person.html", user, record_id=record.record_id, station=station,
-                      raw=person.load_json(record.raw), gender=person.load_json(record.normalized).get("gender"), candidates=cands, history=person.history(s, record.record_id),
-                      choices=DECISION_CHOICES, saved=request.query_params.get("saved", ""))
-
-    @app.post("/person/{record_id}/decision")
-    def decide(s: DB, user: User, record_id: str, report_id: Annotated[str, Form(max_length=200)] = "",
-               decision: Annotated[str, Form(max_length=10)] = "", note: Annotated[str, Form(max_length=5000)] = "",
-               csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-        check_csrf(user, csrf_token)
-        record, _ = person_record(s, user, record_id)
-        if decision not in DECISION_CHOICES:
-            raise HTTPException(400, "请选择 疑似 / 待定 / 排除")
-        note = note.strip()
-        if len(note) > NOTE_MAX:
-            raise HTTPException(400, f"备注最多 {NOTE_MAX} 字")
-        exists = s.scalar(sa.select(Candidate.id).where(Candidate.station_record_id == record.record_id,
-                                                        Candidate.report_id == report_id))
-        if exists is None:
-            raise HTTPException(404, "该候选已不在队列中，请刷新页面")
-        before = queue.fingerprint(s)
-        decisions.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None)
-        queue.refresh_person(s, record.record_id, before)
-        s.commit()
-        return RedirectResponse(f"/person/{quote(record.record_id, safe='')}?saved={quote(report_id, safe='')}#c-{quote(report_id, safe='')}",
-                                status_code=303)
-
     # ------------------------------------------------------------------ export
 
     def parse_day(text: str, default: dt.date) -> dt.date:
@@ -338,6 +273,11 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, migrate:
         return render(request, "audit.html", user, rows=view, actions=actions, action=action, actor=actor,
                       next_before=rows[-1].id if more and rows else None, filter_qs=qs)
 
+    # The day's pages, each module registering its own routes (see xunqin.web.pages).
+    from . import dashboard, family, search, stations, upload
+
+    for module in (queue, person, search, family, upload, dashboard, stations):
+        module.register(app)
     return app
 
 
