@@ -325,6 +325,8 @@ def _criteria(query: Query, notes: list[str]) -> list[_Criterion]:
 def _named(query: Query) -> sa.Select:
     """(kind, record_id, level) of the records whose name meets the typed one, best level per record."""
     clean, folded, given, kind = _name_parts(query.name)
+    if kind == "surname_only":  # 王某: every 王 in the province is no answer
+        raise QueryError("只有姓氏无法查找：请写出名字，或改用其他条件")
     levels = []
     if clean:
         levels.append(_level_select(query, 0, "name", SearchKey.key == clean))
@@ -333,8 +335,6 @@ def _named(query: Query) -> sa.Select:
     if given:
         levels.append(_level_select(query, 2, "given", SearchKey.key.in_(given)))
     if not levels:
-        if kind == "surname_only":
-            raise QueryError("只有姓氏无法查找：请写出名字，或改用其他条件")
         raise QueryError(f"“{query.name}”不像是姓名，请换一种写法")
     union = sa.union_all(*levels).subquery()
     return (sa.select(union.c.kind, union.c.record_id, sa.func.min(union.c.level).label("level"))
