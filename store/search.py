@@ -42,6 +42,7 @@ PROGRESS_KEY = "search_index_{kind}"  # workstation row: the highest row id inde
 INSERT_BATCH = 100_000
 NAME_LEVELS = ("name", "sound", "given")  # best first
 RANK_POOL = 4  # rows fetched per row shown, ordered by sound closeness in Python
+COUNT_CAP = 500  # a search counts this far ("500 条以上"), then asks for more criteria
 KEY_MAX = 200
 NO_NAME_KINDS = ("placeholder", "empty")
 _DIGITS = re.compile(r"^[0-9]{4,17}[0-9Xx]?$")
@@ -218,8 +219,9 @@ class Hit:
 @dataclass(frozen=True)
 class Found:
     hits: list[Hit]
-    total: int
+    total: int  # COUNT_CAP when ``capped``: at least that many
     notes: list[str] = field(default_factory=list)  # how the query was read, in Chinese
+    capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,8 +244,10 @@ class _Criterion:
                              .where(self.condition(Report.report_id), Report.is_current))
             return sa.union_all(*parts).subquery().select() if len(parts) > 1 else parts[0]
         t = SearchKey.__table__.alias()
-        return (sa.select(t.c.kind, t.c.record_id).where(t.c.key_type == self.key_type, t.c.kind.in_(query.kinds),
-                                                         self.condition(t.c.key)).distinct())
+        where = (t.c.key_type == self.key_type, t.c.kind.in_(query.kinds), self.condition(t.c.key))
+        if self.key_type == "date":  # one date per record: no duplicates, and the key sorts the page
+            return sa.select(t.c.kind, t.c.record_id, t.c.key.label("sort_key")).where(*where)
+        return sa.select(t.c.kind, t.c.record_id).where(*where).distinct()
 
     def holds(self, kind: Any, record_id: Any) -> Any:
         """The criterion as a filter on (kind, record_id) columns (an EXISTS on the record's keys)."""
@@ -262,8 +266,8 @@ class _Criterion:
             t.c.key_type == self.key_type, t.c.kind.in_(query.kinds), self.condition(t.c.key))) or 0)
 
 
-def _level_select(query: Query, level: int, key_type: str, condition: Any) -> sa.Select:
-    return sa.select(SearchKey.kind, SearchKey.record_id, sa.literal(level).label("level")).where(
+def _level_select(query: Query, key_type: str, condition: Any) -> sa.Select:
+    return sa.select(SearchKey.kind, SearchKey.record_id).where(
         SearchKey.key_type == key_type, SearchKey.kind.in_(query.kinds), condition)
 
 
@@ -322,23 +326,22 @@ def _criteria(query: Query, notes: list[str]) -> list[_Criterion]:
     return out
 
 
-def _named(query: Query) -> sa.Select:
-    """(kind, record_id, level) of the records whose name meets the typed one, best level per record."""
+def _named(query: Query) -> list[tuple[int, sa.Select]]:
+    """(level, select of kind and record_id) for each way the typed name can meet a record's,
+    best first: as written, same sound, same given-name sound."""
     clean, folded, given, kind = _name_parts(query.name)
     if kind == "surname_only":  # 王某: every 王 in the province is no answer
         raise QueryError("只有姓氏无法查找：请写出名字，或改用其他条件")
     levels = []
     if clean:
-        levels.append(_level_select(query, 0, "name", SearchKey.key == clean))
+        levels.append((0, _level_select(query, "name", SearchKey.key == clean)))
     if folded:
-        levels.append(_level_select(query, 1, "sound", SearchKey.key.in_(folded)))
+        levels.append((1, _level_select(query, "sound", SearchKey.key.in_(folded))))
     if given:
-        levels.append(_level_select(query, 2, "given", SearchKey.key.in_(given)))
+        levels.append((2, _level_select(query, "given", SearchKey.key.in_(given))))
     if not levels:
         raise QueryError(f"“{query.name}”不像是姓名，请换一种写法")
-    union = sa.union_all(*levels).subquery()
-    return (sa.select(union.c.kind, union.c.record_id, sa.func.min(union.c.level).label("level"))
-            .group_by(union.c.kind, union.c.record_id))
+    return levels
 
 
 def find(session: Session, query: Query, limit: int = 50) -> Found:
@@ -348,32 +351,49 @@ def find(session: Session, query: Query, limit: int = 50) -> Found:
     One part drives the query (the name when given, else the most selective criterion) and the
     others filter its rows through EXISTS on each record's keys: joining two large key sets
     (a province and a year) cost seconds where probing a few keys per row costs milliseconds.
+    The count stops at :data:`COUNT_CAP`.
     """
     notes: list[str] = []
     if not query.criteria():
         raise QueryError("请至少填写一项：姓名、身份证号、编号、地点或日期")
     others = _criteria(query, notes)
+    capped = False
     if query.name.strip():
-        driver = _named(query).subquery()
-        filters = others
+        # level by level, each counted only to the cap: 秀英 as a given name alone meets tens of
+        # thousands of reports, which no page shows
+        best: dict[tuple[str, str], int] = {}
+        for level, select in _named(query):
+            sub = select.subquery()
+            found_here = session.execute(sa.select(sub.c.kind, sub.c.record_id).where(
+                *(c.holds(sub.c.kind, sub.c.record_id) for c in others)).limit(COUNT_CAP + 1)).all()
+            for kind, rid in found_here:
+                best.setdefault((kind, rid), level)
+            if len(best) > COUNT_CAP or len(found_here) > COUNT_CAP:
+                capped = True
+                break
+        rows = sorted(((kind, rid, level) for (kind, rid), level in best.items()),
+                      key=lambda r: (r[2], r[0] != "stations", r[1]))[:COUNT_CAP]
+        total = len(rows)
     else:
         others.sort(key=lambda c: c.size(session, query))
         first = others[0].rows(query).subquery()
-        driver = sa.select(first.c.kind, first.c.record_id, sa.literal(3).label("level")).subquery()
-        filters = others[1:]
-    ranked = sa.select(driver.c.kind, driver.c.record_id, driver.c.level).where(
-        *(c.holds(driver.c.kind, driver.c.record_id) for c in filters)).subquery()
-    total = int(session.scalar(sa.select(sa.func.count()).select_from(ranked)) or 0)
-    # the best levels first; within a level the page is sorted by sound and date below
-    rows = session.execute(sa.select(ranked.c.kind, ranked.c.record_id, ranked.c.level)
-                           .order_by(ranked.c.level, ranked.c.kind.desc(), ranked.c.record_id)
-                           .limit(limit * RANK_POOL)).all()
+        ranked = sa.select(first.c.kind, first.c.record_id, sa.literal(3).label("level")).where(
+            *(c.holds(first.c.kind, first.c.record_id) for c in others[1:]))
+        if "sort_key" in first.c:  # driven by the date: newest first, straight from the index
+            ranked = ranked.order_by(first.c.sort_key.desc())
+        # without a name every record is as good as the next: counting stops at the cap, so a
+        # province and a year cost what the first COUNT_CAP matches cost
+        rows = session.execute(ranked.limit(COUNT_CAP + 1)).all()
+        capped = len(rows) > COUNT_CAP
+        rows = rows[:COUNT_CAP]
+        total = len(rows)
+    rows = rows[:limit * RANK_POOL]
     hits = _load(session, rows)
     if query.id_text:
         hits = _check_tail(hits, query.id_text, notes)
     heard = _name_parts(query.name)[1] if query.name.strip() else ()
     hits.sort(key=lambda h: (h.level, -_sound_closeness(heard, h), _day_of(h), h.kind != "stations"))
-    return Found(hits[:limit], total, notes)
+    return Found(hits[:limit], total, notes, capped)
 
 
 def _sound_closeness(heard: tuple[str, ...], hit: Hit) -> float:

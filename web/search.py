@@ -125,7 +125,7 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
         if full and not sees_full_id(user):
             raise HTTPException(403, "您的角色只能看到隐去中间位数的身份证号")
         ctx: dict[str, Any] = {"form": form, "scope": scope, "scopes": SCOPES, "kind_text": KIND_TEXT, "rows": None,
-                               "total": 0, "notes": [], "error": None, "notice": None, "full_ids": full,
+                               "total": 0, "capped": False, "notes": [], "error": None, "notice": None, "full_ids": full,
                                "may_see_full": sees_full_id(user), "limit": LIMIT}
         if not any(form.values()):
             return render(request, "search.html", user, **ctx)
@@ -155,7 +155,7 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
                           detail={"records": [f"{r.kind[0].upper()}:{r.record_id}" for r in rows]})
         s.commit()
         plain = {**{k: v for k, v in form.items() if v}, **({"scope": scope} if scope != "all" else {})}
-        ctx.update(rows=rows, total=found.total, notes=found.notes,
+        ctx.update(rows=rows, total=found.total, capped=found.capped, notes=found.notes,
                    full_link="/search?" + urlencode({**plain, "ids": "full"}), masked_link="/search?" + urlencode(plain))
         return render(request, "search.html", user, **ctx)
 
