@@ -10,6 +10,7 @@ staff member's only their own station: other rows are refused and listed.
 """
 
 import io
+import logging
 import secrets
 import shutil
 import tempfile
@@ -70,48 +71,48 @@ def refuse_rows_by_station(normalized: pd.DataFrame, rejects: pd.DataFrame, know
 
 def process(url: str, upload_id: int, path: Path, kind: str, own_station: str | None, actor: str) -> None:
     """Read, check and store one uploaded file, recording each stage on its upload row."""
-    from xunqin.flows.steps import _long_lived_heap_frozen
     from xunqin.ingest import FileRefused
     from xunqin.ingest.read import read_table
     from xunqin.ingest.tables import normalize_reports, normalize_stations
 
     try:
-        with _long_lived_heap_frozen():
-            content_hash = records.file_hash(path)
-            with db.sessions(url)() as s:
-                seen = records.find_file(s, content_hash)
-                if seen is not None and seen.status == "taken":
-                    _set(url, upload_id, status="done", source_file_id=seen.id, rows_in=seen.rows_in,
-                         rows_taken=seen.rows_in - _count(s, seen.id, "refused"), rows_refused=_count(s, seen.id, "refused"),
-                         values_rejected=_count(s, seen.id, "error"), warnings=_count(s, seen.id, "warning"),
-                         message="这个文件以前已经收过（内容完全相同），没有重复保存；下面是当时的结果", finished_at=utcnow())
-                    return
-                known = stations.known_names(s) if kind == "stations" else []
-            _set(url, upload_id, status="reading")
-            try:
-                raw = read_table(path, kind)  # type: ignore[arg-type]
-            except FileRefused as exc:
-                where = f"“{column_text(exc.column)}”列：" if exc.column else ""
-                _set(url, upload_id, status="refused", message=where + file_reason_text(exc.why), finished_at=utcnow())
+        content_hash = records.file_hash(path)
+        with db.sessions(url)() as s:
+            seen = records.find_file(s, content_hash)
+            if seen is not None and seen.status == "taken":
+                _set(url, upload_id, status="done", source_file_id=seen.id, rows_in=seen.rows_in,
+                     rows_taken=seen.rows_in - _count(s, seen.id, "refused"), rows_refused=_count(s, seen.id, "refused"),
+                     values_rejected=_count(s, seen.id, "error"), warnings=_count(s, seen.id, "warning"),
+                     message="这个文件以前已经收过（内容完全相同），没有重复保存；下面是当时的结果", finished_at=utcnow())
                 return
-            _set(url, upload_id, status="checking", rows_in=len(raw.data))
-            normalized, rejects = (normalize_stations if kind == "stations" else normalize_reports)(raw)
-            if kind == "stations":
-                normalized, rejects = refuse_rows_by_station(normalized, rejects, known, own_station, raw.file)
-            _set(url, upload_id, status="saving")
-            with db.bulk_transaction(url) as s:
-                outcome = records.add_records(s, kind=kind, file_name=raw.file, content_hash=content_hash, raw=raw.data,
-                                              raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=None)
-                search.catch_up(s)
-                sev = rejects["severity"] if len(rejects) else pd.Series([], dtype=object)
-                s.execute(sa.update(Upload).where(Upload.id == upload_id).values(
-                    status="done", source_file_id=outcome.file_id, rows_in=len(raw.data), rows_taken=len(normalized),
-                    rows_refused=int((sev == "refused").sum()), values_rejected=int((sev == "error").sum()),
-                    warnings=int((sev == "warning").sum()), finished_at=utcnow()))
-                audit_log.add(s, actor, "upload", entity="source_file", entity_id=str(outcome.file_id),
-                              detail={"kind": kind, "rows": len(raw.data), "taken": len(normalized), "new": outcome.rows_new,
-                                      "changed": outcome.rows_changed, "rejects": len(rejects)})
+            known = stations.known_names(s) if kind == "stations" else []
+        _set(url, upload_id, status="reading")
+        try:
+            raw = read_table(path, kind)  # type: ignore[arg-type]
+        except FileRefused as exc:
+            where = f"“{column_text(exc.column)}”列：" if exc.column else ""
+            _set(url, upload_id, status="refused", message=where + file_reason_text(exc.why), finished_at=utcnow())
+            return
+        _set(url, upload_id, status="checking", rows_in=len(raw.data))
+        normalized, rejects = (normalize_stations if kind == "stations" else normalize_reports)(raw)
+        if kind == "stations":
+            normalized, rejects = refuse_rows_by_station(normalized, rejects, known, own_station, raw.file)
+        _set(url, upload_id, status="saving")
+        with db.bulk_transaction(url) as s:
+            outcome = records.add_records(s, kind=kind, file_name=raw.file, content_hash=content_hash, raw=raw.data,
+                                          raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=None)
+            search.catch_up(s)
+            sev = rejects["severity"] if len(rejects) else pd.Series([], dtype=object)
+            s.execute(sa.update(Upload).where(Upload.id == upload_id).values(
+                status="done", source_file_id=outcome.file_id, rows_in=len(raw.data), rows_taken=len(normalized),
+                rows_refused=int((sev == "refused").sum()), values_rejected=int((sev == "error").sum()),
+                warnings=int((sev == "warning").sum()), finished_at=utcnow()))
+            audit_log.add(s, actor, "upload", entity="source_file", entity_id=str(outcome.file_id),
+                          detail={"kind": kind, "rows": len(raw.data), "taken": len(normalized), "new": outcome.rows_new,
+                                  "changed": outcome.rows_changed, "rejects": len(rejects)})
     except Exception as exc:  # a bug or an odd file: the page says so, the server goes on
+        # the type only: a message or traceback may quote the file's values
+        logging.getLogger(__name__).error("upload %s failed: %s", upload_id, type(exc).__name__)
         _set(url, upload_id, status="failed", message=f"处理时出错（{type(exc).__name__}），请把文件交给技术人员", finished_at=utcnow())
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
