@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench bench-incremental bench-queue bench-web nightly serve web clean
+.PHONY: demo test bench bench-incremental bench-queue bench-learning bench-web nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,14 @@ bench: $(STAMP)
 bench-incremental: $(STAMP)
 	$(BIN)/python -m xunqin.matching.bench_incremental --size M --work bench-out/incremental-M
 
+bench-learning: $(STAMP)
+	$(BIN)/python benchmarks/bench_learning.py --size S
+
 bench-queue: $(STAMP)
-	$(BIN)/python -m benchmarks.bench_queue
+	$(BIN)/python benchmarks/bench_queue.py
 
 bench-web: $(STAMP)
-	$(BIN)/python -m benchmarks.web_latency
+	$(BIN)/python benchmarks/web_latency.py
 
 nightly: $(STAMP)
 	$(BIN)/xunqin nightly --inbox inbox

@@ -54,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="serve the review workstation (browser)")
     web_command.add_arguments(web)
     web.set_defaults(handler=web_command.run)
+    from xunqin.flows import candidates_command, model_command, police
+
+    held = sub.add_parser("candidates", help="write the open candidates the database holds (same columns as match)")
+    candidates_command.add_arguments(held)
+    held.set_defaults(handler=candidates_command.run)
+    police_import = sub.add_parser("police-import", help="take a police verification results file (公安核查结果)")
+    police.add_arguments(police_import)
+    police_import.set_defaults(handler=police.run)
+    model = sub.add_parser("model", help="model versions: train from labels, list, activate")
+    model_command.add_arguments(model)
+    model.set_defaults(handler=model_command.run)
     user = sub.add_parser("user", help="manage review workstation accounts")
     web_command.add_user_arguments(user)
     user.set_defaults(handler=web_command.run_user)
@@ -89,6 +100,9 @@ def _match(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    from xunqin.flows.prefect_env import private_settings
+
+    private_settings()  # before anything imports Prefect: no telemetry, no persisted results
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -97,12 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ingest" and args.stations is None and args.reports is None:
         print("xunqin: ingest: give --stations FILE, --reports FILE, or both", file=sys.stderr)
         return 2
+    from xunqin.flows.outputs import OutputError
     from xunqin.ingest import FileRefused
 
     try:
         return args.handler(args)
     except FileRefused as exc:
         print(f"xunqin: {exc.file}: {exc.column or '-'}: {exc.why}", file=sys.stderr)
+        return 1
+    except OutputError as exc:  # names the output file; nothing partial was left there
+        print(f"xunqin: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. output directory not writable; the path is ours, not personal data
         where = exc.filename if exc.filename is not None else "-"

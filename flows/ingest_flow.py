@@ -8,16 +8,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from xunqin.flows import steps, tasks
-from xunqin.store import db
+from xunqin.flows import prefect_env, steps, tasks
 
 
-@flow(name="xunqin-ingest")
+@flow(name="xunqin-ingest", persist_result=False)
 def ingest(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
            run_id: int | None = None) -> dict[str, Any]:
     """Take every file waiting in ``inbox``; returns counts per file."""
     logger = get_run_logger()
-    url = db.database_url(db_url)
+    url = prefect_env.database_url(db_url)
     own_run = run_id is None
     if own_run:
         tasks.prepare_database(url)

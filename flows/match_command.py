@@ -2,7 +2,8 @@
 
 Contract (../shared/exchange-format.md): one row per candidate pair, best first within each
 station record, at most --top-k per record; columns station_record_id, report_id, rank, score,
-then the per-field evidence. Exits non-zero with one line when an input file is refused.
+then the per-field evidence. Exits non-zero with one line when an input file is refused, or
+when an output cannot be written (then no partial output is left: see flows/outputs.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from xunqin.flows import outputs
 from xunqin.ingest import ingest_files, write_rejects_csv
 from xunqin.matching.model import Model
 from xunqin.matching.pipeline import match
@@ -28,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     for counts in result.counts.values():
         _say(counts.summary())
     rejects_path = out.with_name(out.stem + ".rejects.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if len(result.rejects):
-        write_rejects_csv(result.rejects, rejects_path)
+        with outputs.staged(rejects_path) as temp:
+            write_rejects_csv(result.rejects, temp)
         _say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
 
     model_path = Path(args.model) if args.model else None
@@ -40,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
         result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=_say
     )
     if model_path and model is None:
-        outcome.model.save(model_path)
+        with outputs.staged(model_path) as temp:
+            outcome.model.save(temp)
         _say(f"model saved to {model_path}")
-    outcome.candidates.to_csv(out, index=False, encoding="utf-8")
+    with outputs.staged(out) as temp:
+        outcome.candidates.to_csv(temp, index=False, encoding="utf-8")
     _say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
     return 0

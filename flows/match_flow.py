@@ -6,11 +6,10 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from xunqin.flows import tasks
-from xunqin.store import db
+from xunqin.flows import prefect_env, tasks
 
 
-@flow(name="xunqin-match")
+@flow(name="xunqin-match", persist_result=False)
 def match(db_url: str | None = None, top_k: int | None = None, run_id: int | None = None,
           cache_dir: str | None = None) -> dict[str, Any]:
     """Match pending records; upsert candidates; returns counts and timings.
@@ -18,7 +17,7 @@ def match(db_url: str | None = None, top_k: int | None = None, run_id: int | Non
     ``cache_dir`` holds the prepared-records snapshot kept between nights (default: beside a
     SQLite file, else ~/.cache/xunqin)."""
     logger = get_run_logger()
-    url = db.database_url(db_url)
+    url = prefect_env.database_url(db_url)
     own_run = run_id is None
     if own_run:
         tasks.prepare_database(url)

@@ -15,10 +15,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from xunqin.flows import tasks
+from xunqin.flows import prefect_env, tasks
 from xunqin.flows.ingest_flow import ingest
 from xunqin.flows.match_flow import match
-from xunqin.store import db
+from xunqin.store import db, locks
+
+NightLocked = locks.LockHeld
 
 CRON = "0 2 * * *"
 TIMEZONE = "Asia/Shanghai"
@@ -26,7 +28,7 @@ DEPLOYMENT = "xunqin-nightly"
 ARTIFACT_KEY = "xunqin-nightly-summary"
 
 
-@flow(name="xunqin-nightly")
+@flow(name="xunqin-nightly", persist_result=False)
 def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
             top_k: int | None = None, cache_dir: str | None = None, rematch_all: bool = False) -> dict[str, Any]:
     """One night: take the inbox into the database, match what is new, publish the summary.
@@ -34,33 +36,54 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
     ``rematch_all``: match every open record, not only the new ones (refreshes every stored
     score; a full night's time, so now and then, e.g. once a month)."""
     logger = get_run_logger()
-    url = db.database_url(db_url)
+    url = prefect_env.database_url(db_url)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
     tasks.prepare_database(url)
-    run_id = tasks.start_run(url, "nightly")
-    seconds["prepare"] = round(time.perf_counter() - clock, 2)
-    summary: dict[str, Any] = {"run_id": run_id}
-    try:
-        clock = time.perf_counter()
-        # Sub-flows get the URL as given (None: from the environment): flow parameters are
-        # stored by Prefect, and a URL from the environment may hold a password.
-        summary["ingest"] = ingest(inbox, db_url=db_url, archive=archive, quarantine=quarantine, run_id=run_id)
-        seconds["ingest"] = round(time.perf_counter() - clock, 2)
-        clock = time.perf_counter()
-        if rematch_all:
-            summary["put_back"] = tasks.put_back_all(url, run_id)
-        summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id, cache_dir=cache_dir)
-        seconds["match"] = round(time.perf_counter() - clock, 2)
-    except BaseException as exc:
-        tasks.finish_run(url, run_id, "failed", summary, type(exc).__name__)
-        raise
-    summary["seconds"] = seconds
-    tasks.finish_run(url, run_id, "completed", summary)
+    with locks.held(url, locks.NIGHT) as lock:  # a second night at once stops here, naming the holder
+        recovered = _recovered(lock, tasks.recover_runs(url, "nightly"))
+        if recovered:
+            logger.warning("recovering after an interrupted night: %s", recovered)
+        run_id = tasks.start_run(url, "nightly")
+        seconds["prepare"] = round(time.perf_counter() - clock, 2)
+        summary: dict[str, Any] = {"run_id": run_id, "recovered": recovered}
+        try:
+            clock = time.perf_counter()
+            # Sub-flows get the URL as given (None: from the environment): flow parameters are
+            # stored by Prefect, and a URL from the environment may hold a password.
+            summary["ingest"] = ingest(inbox, db_url=db_url, archive=archive, quarantine=quarantine, run_id=run_id)
+            seconds["ingest"] = round(time.perf_counter() - clock, 2)
+            clock = time.perf_counter()
+            summary["retrained"] = tasks.retrain_if_due(url, run_id, cache_dir)
+            if rematch_all:
+                summary["put_back"] = tasks.put_back_all(url, run_id)
+            summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id, cache_dir=cache_dir)
+            seconds["match"] = round(time.perf_counter() - clock, 2)
+        except BaseException as exc:
+            try:
+                tasks.finish_run(url, run_id, "failed", summary, str(exc) if isinstance(exc, tasks.StepFailed) else type(exc).__name__)
+            except tasks.StepFailed:
+                pass  # the database cannot take it now (full, gone): the next night marks this run interrupted
+            raise
+        summary["seconds"] = seconds
+        tasks.finish_run(url, run_id, "completed", summary)
     create_markdown_artifact(markdown=summary_markdown(summary), key=ARTIFACT_KEY,
                              description="xunqin nightly run: files, rows, rejects, candidates, time per step")
     logger.info("nightly run %d done in %.1f s", run_id, sum(seconds.values()))
     return summary
+
+
+def _recovered(lock: locks.Acquired, interrupted: list[int]) -> dict[str, Any] | None:
+    """What this night found left by a killed one: the runs it marks interrupted and the stale
+    lock it took over. The killed night's writes were whole transactions (a file, the night's
+    candidates with their "matched" marks), so this night redoes exactly what was not committed."""
+    if not interrupted and lock.stale_holder is None:
+        return None
+    out: dict[str, Any] = {"interrupted_runs": interrupted}
+    if lock.stale_holder is not None:
+        out["stale_lock"] = {"holder": lock.stale_holder,
+                             "since": lock.stale_since.isoformat(timespec="seconds") if lock.stale_since else None}
+    return out
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
@@ -69,6 +92,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"# xunqin nightly run {summary['run_id']}",
         "",
+        *([f"Recovered after an interrupted night: runs {summary['recovered']['interrupted_runs']} marked interrupted"
+           f"{', stale lock taken over' if 'stale_lock' in summary['recovered'] else ''}; what they had not committed is redone tonight.", ""]
+          if summary.get("recovered") else []),
         "| step | figure |",
         "|---|---|",
         f"| files taken | {ing['taken']} |",
@@ -83,6 +109,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"| strong new candidates | {mat['strong_new']} |",
         f"| candidates updated / removed | {mat['candidates_updated']} / {mat['candidates_removed']} |",
         f"| model | {mat['model'] or '-'}{' (trained tonight)' if mat['model_trained'] else ''} |",
+        *([f"| retrained from {summary['retrained']['new_labels']} new labels | version {summary['retrained']['number']}: "
+           f"{'activated' if summary['retrained']['activated'] else 'kept inactive'} ({summary['retrained']['why']}) |"]
+          if summary.get("retrained") else []),
     ]
     lines += [f"| seconds: {step} | {value} |" for step, value in sec.items()]
     lines += [f"| seconds: match/{step} | {value} |" for step, value in mat.get("timings", {}).items()]

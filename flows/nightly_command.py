@@ -61,15 +61,40 @@ def _url_param(url: str | None) -> str | None:
     return None
 
 
+def failure_message(url: str, exc: BaseException) -> str:
+    """One line for a failed night: where (the database file, or the server without its
+    password) and what, in Chinese first when it is the disk (no record values: the error
+    reaching here was scrubbed by the task, see :mod:`xunqin.flows.tasks`)."""
+    from xunqin.store import db
+
+    text = str(exc)
+    if any(mark in text for mark in ("disk is full", "No space left", "[53100]", "Errno 28")):
+        text = f"磁盘空间不足 ({text})"
+    return f"xunqin: {db.describe_target(url)}: {text}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one night now; prints the summary counts as JSON on stdout."""
-    from xunqin.flows.nightly import nightly
+    from xunqin.flows.prefect_env import local_server
+    from xunqin.store import db
 
     inbox = _inbox(args)
     if not inbox:
         return 2
-    summary = nightly(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
-                      top_k=args.top_k, cache_dir=args.cache, rematch_all=args.rematch_all)
+    url_param = _url_param(args.db)
+    with local_server():
+        from xunqin.flows.nightly import NightLocked, nightly
+        from xunqin.flows.tasks import StepFailed
+
+        try:
+            summary = nightly(inbox=inbox, db_url=url_param, archive=args.archive, quarantine=args.quarantine,
+                              top_k=args.top_k, cache_dir=args.cache, rematch_all=args.rematch_all)
+        except NightLocked as exc:
+            print(f"xunqin: {exc}", file=sys.stderr)
+            return 3
+        except StepFailed as exc:
+            print(failure_message(db.database_url(args.db), exc), file=sys.stderr)
+            return 1
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return 0
 
@@ -78,9 +103,12 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve the nightly deployment (02:00 Asia/Shanghai) until interrupted."""
     from xunqin.flows.nightly import serve
 
+    from xunqin.flows.prefect_env import local_server
+
     inbox = _inbox(args)
     if not inbox:
         return 2
-    serve(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
-          cache_dir=args.cache)
+    with local_server():
+            serve(inbox=inbox, db_url=_url_param(args.db), archive=args.archive, quarantine=args.quarantine,
+              cache_dir=args.cache)
     return 0

@@ -27,7 +27,10 @@ from xunqin.store import audit_log, candidates, decisions, model_versions, recor
 if TYPE_CHECKING:
     from xunqin.flows.prepared import NightTables
 
-STRONG_PROBABILITY = 0.95  # a "strong" candidate in the run summary
+STRONG_PROBABILITY = 0.95  # a "strong" candidate in the run summary (the probability shown)
+# New labels (reviewer 确认/排除, police results) since the active model was stored that make a
+# night fit a new version first (kept only when not worse on held-out labels).
+RETRAIN_AFTER_LABELS = 50
 # Files an inbox scan never takes: hidden files, Office lock files, partial uploads.
 SKIP_PREFIXES = (".", "~$")
 SKIP_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
@@ -68,15 +71,20 @@ def list_inbox(inbox: str | Path) -> list[str]:
 
 
 def sniff_kind(path: str | Path) -> tuple[Kind, RawTable]:
-    """Read a file as the kind whose required columns its header carries (stations or reports)."""
+    """Read a file as the kind whose required columns its header carries (stations, reports, or
+    police verification results)."""
     name = Path(path).name.lower()
-    order: tuple[Kind, Kind] = ("reports", "stations") if any(h in name for h in REPORT_HINTS) else ("stations", "reports")
+    order: tuple[Kind, ...] = ("reports", "stations") if any(h in name for h in REPORT_HINTS) else ("stations", "reports")
     refusals: dict[str, FileRefused] = {}
     for kind in order:
         try:
             return kind, read_table(path, kind)
         except FileRefused as exc:
             refusals[kind] = exc
+    try:  # results carry neither kind's required columns; tried last, only when both refused
+        return "police", read_table(path, "police")
+    except FileRefused as exc:
+        refusals["police"] = exc
     s, r = refusals["stations"], refusals["reports"]
     if (s.column, s.why.replace("stations", "reports")) == (r.column, r.why):  # unreadable whatever the kind
         raise s
@@ -127,6 +135,14 @@ def _take_file(url: str, path: str, archive: str, quarantine: str, run_id: int |
     started = time.perf_counter()
     try:
         kind, raw = sniff_kind(file)
+        if kind == "police":
+            from xunqin.flows.police import import_file
+
+            done = import_file(url, file, "nightly", raw=raw, run_id=run_id)
+            _move(file, Path(archive), content_hash)
+            return {"file": file.name, "kind": "police", "status": "taken", "reason": None, "rows": done["rows"],
+                    "new": done["taken"], "changed": 0, "unchanged": done["already_recorded"],
+                    "rejects": done["not_taken_count"], "seconds": round(time.perf_counter() - started, 2)}
         normalized, rejects = _normalize(kind, raw)
     except FileRefused as exc:
         reason = exc.why if exc.column is None else f"{exc.column}: {exc.why}"
@@ -164,6 +180,25 @@ def put_back_all(url: str, run_id: int | None) -> dict[str, int]:
         counts = {kind: records.put_back_all(s, kind) for kind in ("stations", "reports")}
         audit_log.add(s, "nightly", "rematch_all", run_id=run_id, detail=counts)
     return counts
+
+
+def retrain_if_due(url: str, run_id: int | None, *, cache_dir: str | None = None,
+                   threshold: int | None = None) -> dict[str, Any] | None:
+    """Fit a new model version when ``threshold`` labels arrived since the last version was
+    stored (kept or not); None when not due (or no model yet: the first night trains by EM)."""
+    from xunqin.flows.model_command import train_version
+    from xunqin.store import labels
+
+    threshold = RETRAIN_AFTER_LABELS if threshold is None else threshold
+    with db.sessions(url)() as s:
+        versions = model_versions.list_models(s)
+        if not versions:
+            return None
+        new_labels = labels.labels_since(s, versions[-1].created_at)
+    if new_labels < threshold:
+        return None
+    done = train_version(url, cache_dir=cache_dir, actor="nightly", run_id=run_id)
+    return {"new_labels": new_labels, "number": done["number"], "activated": done["activated"], "why": done["why"]}
 
 
 def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
@@ -245,9 +280,12 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
         summary["model"] = version
         if fresh is not None:
             k = top_k or model.settings.top_k  # type: ignore[union-attr]
+            n_reports = snapshot.reports.n
+            shown = model.probabilities  # type: ignore[union-attr]
             changes = candidates.apply_candidates(s, fresh, rematched_stations=rematched_s, rematched_reports=rematched_r,
-                                            top_k=k, model_version=version or "", run_id=run_id,
-                                            strong_probability=STRONG_PROBABILITY)
+                                                  top_k=k, model_version=version or "", run_id=run_id,
+                                                  strong_probability=STRONG_PROBABILITY,
+                                                  probability=lambda scores, ids: shown(scores, ids, n_reports))
             summary.update(candidates_new=changes.inserted, candidates_updated=changes.updated,
                            candidates_removed=changes.deleted, strong_new=changes.strong_inserted)
         for kind in ("stations", "reports"):

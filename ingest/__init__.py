@@ -16,6 +16,7 @@ import pandas as pd
 
 from .read import FileRefused, RawTable, read_table
 from .schema import Kind
+from .spreadsheet import defuse_formula
 from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations
 
 __all__ = [
@@ -24,11 +25,6 @@ __all__ = [
 ]
 
 REJECTS_CSV_REASON_HEADER = "原因"
-# Spreadsheet programs run cells that start with these as formulas (CSV injection), also after
-# leading blanks, line breaks or invisible characters, and in their full-width forms.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_FORMULA_AFTER_BLANKS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
-_BLANKS = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 @dataclass(frozen=True)
@@ -112,18 +108,11 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
     return IngestResult(tables["stations"], tables["reports"], all_rejects[list(REJECT_COLUMNS)], counts)
 
 
-def _excel_safe(value: object) -> object:
-    """Prefix values a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(_BLANKS).startswith(_FORMULA_AFTER_BLANKS)):
-        return "'" + value
-    return value
-
-
 def rejects_for_csv(rejects: pd.DataFrame) -> pd.DataFrame:
     """The rejects table as rejects.csv shows it: values a spreadsheet would run defused, the
     Chinese reason headed 原因 (the other headers stay the exchange format's English ones)."""
     out = rejects.copy()
-    out["value"] = out["value"].map(_excel_safe)
+    out["value"] = out["value"].map(defuse_formula)
     return out.rename(columns={"reason_zh": REJECTS_CSV_REASON_HEADER})
 
 
@@ -135,16 +124,12 @@ def write_rejects_csv(rejects: pd.DataFrame, target: str | Path | BinaryIO) -> N
 
 
 def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json."""
+    """Write stations.parquet, reports.parquet, rejects.csv (UTF-8 BOM) and summary.json: all of
+    them or, when one cannot be written (a full disk), none (:class:`OutputError` names it)."""
+    from xunqin.flows.outputs import OutputSet
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for kind, df in (("stations", result.stations), ("reports", result.reports)):
-        if df is not None:
-            written[kind] = out / f"{kind}.parquet"
-            df.to_parquet(written[kind], index=False)
-    written["rejects"] = out / "rejects.csv"
-    write_rejects_csv(result.rejects, written["rejects"])
     summary = {
         "files": [asdict(c) for c in result.counts.values()],
         "rejects": {
@@ -153,6 +138,16 @@ def write_result(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
             "warning": int((result.rejects["severity"] == "warning").sum()),
         },
     }
-    written["summary"] = out / "summary.json"
-    written["summary"].write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    with OutputSet() as outputs:
+        for kind, df in (("stations", result.stations), ("reports", result.reports)):
+            if df is not None:
+                written[kind] = out / f"{kind}.parquet"
+                with outputs.file(written[kind]) as temp:
+                    df.to_parquet(temp, index=False)
+        written["rejects"] = out / "rejects.csv"
+        with outputs.file(written["rejects"]) as temp:
+            write_rejects_csv(result.rejects, temp)
+        written["summary"] = out / "summary.json"
+        with outputs.file(written["summary"]) as temp:
+            temp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return written

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .characters import FORMULA, FORMULA_COLUMNS, SUSPECT, clean_cell, looks_like_formula
 from .schema import Column, Kind, columns, header_map, normalize_header
 
 MAX_FIELD = 2000  # characters kept of any one cell
@@ -117,7 +118,7 @@ def read_table(path: str | Path, kind: Kind) -> RawTable:
         # Without a final line break the last row may have been cut at a field boundary; it
         # is refused when that left it short of a column the file has.
         cut = CUT_SHORT_ROW if not text.endswith(("\n", "\r")) else None
-    return _build(path, name, kind, cols, [(None, rows)], encoding=encoding, notes=notes, cut=cut)
+    return _build(path, name, kind, cols, [(None, rows)], encoding=encoding, notes=notes, cut=cut, csv_text=text)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -267,9 +268,11 @@ def _build(
     encoding: str | None,
     notes: list[str],
     cut: str | None = None,
+    csv_text: str | None = None,
 ) -> RawTable:
     """The table of a file's rows; ``cut`` (a reason code) when the file's last row may be
-    cut short: CUT_IN_CHARACTER refuses it, CUT_SHORT_ROW when it lacks a column's cell."""
+    cut short: CUT_IN_CHARACTER refuses it, CUT_SHORT_ROW when it lacks a column's cell;
+    ``csv_text`` the whole text of a CSV (None for a workbook)."""
     mapping = header_map(kind)
     required = [c for c in cols if c.required]
     # Pick the first sheet whose header row carries every required column, else the best one.
@@ -311,13 +314,16 @@ def _build(
     source_rows: list[int] = []
     problems: list[CellProblem] = []
     blank = 0
+    # One look at the whole text spares a CSV without such characters the cell-by-cell look.
+    check_characters = csv_text is None or SUSPECT.search(csv_text) is not None
     refused_rows: list[tuple[int, str, str]] = []
     cut_reason = _cut_reason(cut, rows, header_idx, max(positions.values()) + 1)
     for idx in range(header_idx + 1, len(rows)):
         row = rows[idx]
         rownum = idx + 1  # spreadsheet row numbers are 1-based
         if cut_reason is not None and idx == len(rows) - 1:
-            refused_rows.append((rownum, cut_reason, ",".join("" if c is None else str(c) for c in row)))
+            shown = SUSPECT.sub("", ",".join("" if c is None else str(c) for c in row))  # no control characters in rejects
+            refused_rows.append((rownum, cut_reason, _clip(shown)))
             source_rows.append(rownum)
             for key in out:
                 pos = positions.get(key, len(row))
@@ -336,9 +342,19 @@ def _build(
                 cells[key] = None
                 any_value = True
                 continue
-            if "\x00" in text:
-                text = text.replace("\x00", "")
-                problems.append(CellProblem(rownum, key, _clip(text), "NUL characters removed", "warning"))
+            if check_characters and SUSPECT.search(text):
+                cleaned, found = clean_cell(text, key)
+                problems.extend(CellProblem(rownum, key, _clip(shown), reason, severity) for reason, severity, shown in found)
+                if cleaned is None:
+                    cells[key] = None
+                    any_value = True
+                    continue
+                text = cleaned
+            if key in FORMULA_COLUMNS and text and looks_like_formula(text):
+                problems.append(CellProblem(rownum, key, _clip(text), FORMULA))
+                cells[key] = None
+                any_value = True
+                continue
             if text in EXCEL_ERRORS:
                 problems.append(CellProblem(rownum, key, text, "Excel error value"))
                 cells[key] = None

@@ -30,6 +30,14 @@ REASONS: dict[str, str] = {
     "ID number stored as an Excel number: digits were lost; format the column as text":
         "身份证号被Excel存成了数字，后几位已丢失：请把这一列设为文本格式后重新填写",
     "NUL characters removed": "已删除空字符（NUL）",
+    "control characters removed ({chars})": "已删除控制字符（{chars}）",
+    "control characters replaced by spaces ({chars})": "已把控制字符换成空格（{chars}）",
+    "control character inside a name: one name or two? ({chars})": "姓名中间有控制字符，无法判断是一个名字还是两个（{chars}），未收",
+    "invisible characters removed ({chars})": "已删除看不见的字符（{chars}）",
+    "text-direction characters removed ({chars})": "已删除文字方向控制字符（{chars}）",
+    "text-direction characters: the text shown is not the text stored ({chars})":
+        "含有文字方向控制字符，屏幕显示的顺序与实际内容不同（{chars}），未收",
+    "starts like a spreadsheet formula (=, +, -, @)": "以=、+、-、@开头，像电子表格公式，未收",
     "Excel error value": "Excel错误值（如#N/A）",
     f"longer than {MAX_FIELD} characters: clipped": f"超过{MAX_FIELD}字，已截断",
     f"longer than {MAX_FIELD} characters": f"超过{MAX_FIELD}字，未收",
@@ -94,6 +102,14 @@ REASONS: dict[str, str] = {
     "ID number stored as a number lost its digits": "身份证号被存成了数字，已丢失位数",
     "boolean is not an ID number": "逻辑值不是身份证号",
     "unsupported type for an ID number": "身份证号的数据类型无法识别",
+    # ---- phone numbers
+    "phone number too short (cut off?)": "电话号码位数不够（可能被截断）",
+    "phone number too long": "电话号码位数太多",
+    "not a mobile or landline number": "不是手机号或固定电话号码",
+    "unreadable phone number": "电话号码无法识别",
+    "too long for a phone number": "内容太长，不像电话号码",
+    "boolean is not a phone number": "逻辑值不是电话号码",
+    "unsupported type for a phone number": "电话号码的数据类型无法识别",
     # ---- places
     "place is not text": "地点不是文字",
     # ---- uploads in the workstation (a station export names stations of the list)
@@ -123,8 +139,9 @@ FILE_REASONS: tuple[tuple[str, str], ...] = (
 _KIND_TEXT = {"stations": "救助站记录", "reports": "寻人启事"}
 
 _GENERIC = "数据有问题（{code}）"
-_PLACEHOLDER = re.compile(r"\{(column|row|why|error)\}")
-_PLACEHOLDER_PATTERN = {"column": r"[a-z_]+", "row": r"\d+", "why": r".+", "error": r"\w+"}
+_PLACEHOLDER = re.compile(r"\{(column|row|why|error|chars)\}")
+_PLACEHOLDER_PATTERN = {"column": r"[a-z_]+", "row": r"\d+", "why": r".+", "error": r"\w+",
+                        "chars": r"U\+[0-9A-F]{4,6}(?:, U\+[0-9A-F]{4,6})*"}
 
 
 @cache

@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["stations", "reports"]
-KINDS: tuple[Kind, ...] = ("stations", "reports")
+Kind = Literal["stations", "reports", "police"]
+KINDS: tuple[Kind, ...] = ("stations", "reports", "police")  # police: verification results
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,18 @@ REPORT_COLUMNS: tuple[Column, ...] = (
     Column("contact_phone", "联系电话", ("电话", "联系方式", "手机", "手机号", "手机号码", "联系人电话", "phone")),
 )
 
-_COLUMNS: dict[str, tuple[Column, ...]] = {"stations": STATION_COLUMNS, "reports": REPORT_COLUMNS}
+# Police verification results (公安核查结果): pairs the workstation exported, checked by DNA,
+# fingerprints or face comparison.
+POLICE_COLUMNS: tuple[Column, ...] = (
+    Column("station_record_id", "受助人员编号", ("救助站记录编号", "受助编号", "station_record"), required=True),
+    Column("report_id", "寻人启事编号", ("寻人编号", "寻亲编号", "报告编号", "report"), required=True),
+    Column("result", "核查结果", ("比对结果", "核查结论", "结果", "verification_result"), required=True),
+    Column("method", "核查方式", ("核查方法", "比对方式", "verification_method")),
+    Column("verified_date", "核查日期", ("比对日期", "核查时间", "date_verified", "verification_date"), date=True),
+    Column("note", "备注", ("说明", "remarks", "remark"), free_text=True),
+)
+
+_COLUMNS: dict[str, tuple[Column, ...]] = {"stations": STATION_COLUMNS, "reports": REPORT_COLUMNS, "police": POLICE_COLUMNS}
 
 # Zero-width characters and BOMs that survive NFKC and sneak into copied headers.
 _INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
@@ -111,7 +122,7 @@ def header_map(kind: Kind) -> dict[str, str]:
 
 def key_column(kind: Kind) -> str:
     """The column that keys a record of ``kind``."""
-    return "record_id" if kind == "stations" else "report_id"
+    return {"stations": "record_id", "reports": "report_id", "police": "station_record_id"}[kind]
 
 
 def column(kind: Kind, name: str) -> Column:

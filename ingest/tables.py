@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import gc
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -22,7 +21,7 @@ from xunqin.normalizers.text import nfkc
 
 from .read import MAX_FIELD, RawTable
 from .reasons import mask_id_number, mask_ids_in_text, reason_text
-from .schema import Kind, key_column
+from .schema import key_column
 
 # ``reason`` is the stable English code, ``reason_zh`` what station staff read.
 REJECT_COLUMNS = ("file", "row", "column", "value", "reason", "reason_zh", "severity")
@@ -103,10 +102,16 @@ def _reason(exc: Exception) -> str:
 
 
 class _Mapped:
-    """A normalizer applied to each distinct value of a text column."""
+    """A normalizer applied to each distinct value of a text column.
 
-    def __init__(self, text: pd.Series, func: Callable[[str], Any]) -> None:
+    ``partial`` gives, for a result that was taken, the parts of its cell that were not
+    ((part, reason) pairs: a cell with two phone numbers, one cut short); each is a reject too.
+    """
+
+    def __init__(self, text: pd.Series, func: Callable[[str], Any],
+                 partial: Callable[[Any], tuple[tuple[str, str], ...]] | None = None) -> None:
         self.text = text
+        self.partial = partial
         codes, uniques = pd.factorize(text.fillna("").astype(object), sort=False)
         self.codes = codes
         results: list[Any] = []
@@ -142,12 +147,19 @@ class _Mapped:
     def reject_into(self, rejects: _Rejects, source_row: np.ndarray, column: str, keep: np.ndarray) -> None:
         """One rejects row per kept row whose value the normalizer refused."""
         bad = np.array([r is not None for r in self.reasons], dtype=bool)
-        if not bad.any():
+        if bad.any():
+            idx = np.nonzero(bad[self.codes] & keep)[0]
+            reasons = np.asarray(self.reasons, dtype=object)
+            values = self.text.to_numpy(dtype=object)
+            rejects.add(source_row[idx], column, values[idx], reasons[self.codes[idx]], "error")
+        if self.partial is None:
             return
-        idx = np.nonzero(bad[self.codes] & keep)[0]
-        reasons = np.asarray(self.reasons, dtype=object)
-        values = self.text.to_numpy(dtype=object)
-        rejects.add(source_row[idx], column, values[idx], reasons[self.codes[idx]], "error")
+        for code, result in enumerate(self.results):
+            parts = () if result is None else self.partial(result)
+            if parts:
+                rows = source_row[np.nonzero((self.codes == code) & keep)[0]]
+                for part, reason in parts:
+                    rejects.add(rows, column, [part] * len(rows), [reason] * len(rows), "error")
 
 
 def _join(value: Any) -> str | None:
@@ -431,11 +443,13 @@ def _cycle_collector_paused(func: _F) -> _F:
     """Run ``func`` with Python's cyclic garbage collector paused (restored after, also on error).
 
     Normalizing keeps every parsed value alive in the parsers' caches, and the collector's
-    passes, triggered by allocation counts, walk the whole heap: in a process holding the
-    reference tables they took ~15% of a 5,000-row file and found next to nothing to free
-    (~40 objects in cycles per 100,000 rows). Reference counting still frees the rest at once.
-    Left alone when already paused (a nested call, or someone else's pause): only the caller
-    that paused it turns it back on.
+    passes, triggered by allocation counts, walk the whole heap. Measured (issue 15 asks for
+    the figure) with ``benchmarks/bench_ingest.py --reports R5K --warm data/sample/reports.csv
+    --gc-share`` on a generated 5,000-row reports file, in a process holding the reference
+    tables: 166 passes took 16-25% of the ingest's CPU time (0.15-0.28 s of 0.9-1.1 s) and freed
+    26 objects. Reference counting still frees the rest at once. Left alone when already
+    paused (a nested call, or someone else's pause): only the caller that paused it turns it
+    back on.
     """
 
     @functools.wraps(func)
@@ -530,6 +544,7 @@ def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     from xunqin.normalizers.ages import parse_age_exact
     from xunqin.normalizers.gender import parse_gender
     from xunqin.normalizers.heights import parse_height
+    from xunqin.normalizers.phones import parse_phones
 
     if raw.kind != "reports":
         raise ValueError("normalize_reports needs a reports table")
@@ -561,7 +576,8 @@ def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols["height_cm"] = _floats(mapped["height_cm"].get(lambda h: h))
     part, mapped["features"] = _feature_columns(d["features"])
     cols.update(part)
-    cols["contact_phone"] = _text(d["contact_phone"])
+    mapped["contact_phone"] = _Mapped(d["contact_phone"], parse_phones, partial=lambda p: p.invalid)
+    cols["contact_phone"] = mapped["contact_phone"].get(lambda p: _join(p.numbers))
     keep = ~refused
     _collect(rejects, source_row, keep, mapped)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .probability import Calibration, calibrated_list_probabilities, list_probabilities
 from .settings import Settings
 
 U_PSEUDO_COUNT = 1.0  # keeps a level never seen among random pairs from getting u = 0
@@ -26,8 +27,22 @@ class Model:
     settings: Settings
     m: dict[str, list[float]]  # per comparison, per level (null level: 1.0)
     u: dict[str, list[float]]
-    match_share: float  # share of blocked pairs that are matches (EM's lambda): the prior
+    match_share: float  # share of blocked pairs that are matches (EM's lambda): the pair prior of scores
     info: dict[str, Any] = field(default_factory=dict)
+    # share of station records whose family report is held: the prior of the probability shown
+    # (see matching/probability.py); None for a model saved before it was estimated
+    station_share: float | None = None
+    calibration: Calibration | None = None  # fitted on reviewer and police labels, when there are enough
+    # reports held when station_share was estimated: λ = share / reports is the model's, so a
+    # stored probability is a function of the list and the model version alone (like the scores)
+    reports_held: int | None = None
+
+    def probabilities(self, score: np.ndarray, station: np.ndarray, n_reports: int | None = None) -> np.ndarray:
+        """The probability shown for listed pairs (score per pair, its station record's id)."""
+        share = self.station_share if self.station_share is not None else 0.5
+        reports = self.reports_held or n_reports or 1
+        raw = list_probabilities(score, station, self.prior_weight, reports, share)
+        return calibrated_list_probabilities(raw, station, self.calibration)
 
     def weight_table(self) -> list[np.ndarray]:
         """log2(m/u) per comparison and level, 0 for the null level."""
@@ -60,6 +75,9 @@ class Model:
         return {
             "format": "xunqin-fs-model/1",
             "match_share": self.match_share,
+            "station_share": self.station_share,
+            "reports_held": self.reports_held,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "info": self.info,
             "comparisons": comparisons,
             "settings": self.settings.to_dict(),
@@ -78,7 +96,12 @@ class Model:
             levels = raw["comparisons"][comparison.name]
             m[comparison.name] = [float(levels[label]["m"]) for label in comparison.labels]
             u[comparison.name] = [float(levels[label]["u"]) for label in comparison.labels]
-        return cls(settings, m, u, float(raw["match_share"]), dict(raw.get("info", {})))
+        share = raw.get("station_share")
+        calibration = raw.get("calibration")
+        return cls(settings, m, u, float(raw["match_share"]), dict(raw.get("info", {})),
+                   None if share is None else float(share),
+                   None if calibration is None else Calibration.from_dict(calibration),
+                   None if raw.get("reports_held") is None else int(raw["reports_held"]))
 
     @classmethod
     def load(cls, path: str | Path) -> Model:

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import blocking, compare as compare_mod, model as model_mod, rank as rank_mod
+from . import blocking, compare as compare_mod, model as model_mod, probability as probability_mod, rank as rank_mod
 from .explain import evidence_frame
 from .prepare import Prepared, prepare
 from .settings import Settings, default_settings
@@ -169,6 +169,12 @@ def match_prepared(
         model = train(compare_mod.context(prepared) if focused else ctx, settings, prepared, si, levels)
         lap("train")
     total_all = rank_mod.score(model, small, levels, si)
+    if model.station_share is None and not focused:
+        # the share of station records whose family is held, from every blocked pair's evidence
+        model.station_share = probability_mod.estimate_station_share(
+            total_all, i, prepared.stations.n, model.prior_weight, prepared.reports.n)
+        model.reports_held = int(prepared.reports.n)
+        model.info["station_records_with_a_family_held"] = round(model.station_share, 4)
     if score_floor is not None:
         enters = total_all >= score_floor[i]
         i, j, si, levels, total_all = i[enters], j[enters], si[enters], levels[enters], total_all[enters]
@@ -182,7 +188,7 @@ def match_prepared(
             "report_id": prepared.reports.ids[j[rows]],
             "rank": ranked.rank,
             "score": np.round(total, 3),
-            "probability": np.round(1.0 / (1.0 + np.exp2(-total)), 6),
+            "probability": np.round(model.probabilities(total, i[rows], prepared.reports.n), 6),
             "duplicate_report_ids": ranked.duplicates,
         }
     )

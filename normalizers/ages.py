@@ -18,12 +18,12 @@ Rule for estimates (documented because the matcher's age score depends on it):
 
 from __future__ import annotations
 
-import numbers
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from .cells import cached_parser, is_missing as _is_missing
+
+from .cells import cached_parser, parse_cell
 
 MAX_AGE = 120
 _MAX_LEN = 40
@@ -33,9 +33,6 @@ _UNKNOWN = frozenset({
     "未填", "暂无", "不明", "null", "none", "nan", "n/a", "na", "#n/a", "unknown",
 })
 
-_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 _WORDS: dict[str, tuple[float, float]] = {
     "婴儿": (0, 2), "婴幼儿": (0, 3), "幼儿": (1, 6),
@@ -82,30 +79,29 @@ class AgeRange:
         return self.low <= age <= self.high
 
 
+_NUMERAL_CHARS = frozenset("〇零一二两三四五六七八九十百千")
+
+
+@lru_cache(maxsize=1 << 10)
 def chinese_int(s: str) -> int:
-    """Chinese numeral to int: 六十五 -> 65, 一百零二 -> 102, 二〇二三 -> 2023 (digit by digit)."""
+    """Chinese numeral to int (cn2an): 六十五 -> 65, 一百零二 -> 102, 二〇二三 -> 2023 (digit by
+    digit), 百 -> 100; ValueError when ``s`` is not a numeral."""
     if not s:
         raise ValueError("empty numeral")
-    if not any(ch in _CN_UNITS for ch in s):
-        if any(ch not in _CN_DIGITS for ch in s):
-            raise ValueError("not a Chinese numeral")
-        return int("".join(str(_CN_DIGITS[ch]) for ch in s))
-    total, cur = 0, None
-    for ch in s:
-        if ch in _CN_DIGITS:
-            cur = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            total += (1 if cur is None else cur) * _CN_UNITS[ch]
-            cur = None
-        else:
-            raise ValueError("not a Chinese numeral")
-    return total + (cur or 0)
+    if not _NUMERAL_CHARS.issuperset(s):
+        raise ValueError("not a Chinese numeral")
+    import cn2an  # imported when first needed: it takes a few tenths of a second to load
+
+    try:
+        # "normal" reads digit-by-digit years (二〇二三) and 两; a bare 百 (百岁) is one hundred
+        value = cn2an.cn2an("一" + s if s[0] in "百千" else s, "normal")
+    except ValueError:
+        raise ValueError("not a Chinese numeral") from None
+    return int(value)
 
 
 def _num(tok: str) -> float:
     return float(tok) if tok[0].isdigit() else float(chinese_int(tok))
-
-
 
 
 def _clip(low: float, high: float) -> AgeRange:
@@ -131,8 +127,6 @@ def _clean(raw: str) -> str:
     return re.sub(r"\s+", "", s).lower()
 
 
-
-
 def _parse_core(s: str) -> AgeRange | None:
     if s in _UNKNOWN:
         return None
@@ -150,16 +144,16 @@ def _parse_core(s: str) -> AgeRange | None:
     if core in _WORDS:
         return AgeRange(*map(float, _WORDS[core]))
     if m := _XUN.match(core):
-        d = _CN_DIGITS[m.group(1)] * 10
+        d = chinese_int(m.group(1)) * 10
         return _clip(d, d + 9)
     if m := _CN_DECADES.match(core):
-        a, b = _CN_DIGITS[m.group(1)], _CN_DIGITS[m.group(2)]
+        a, b = chinese_int(m.group(1)), chinese_int(m.group(2))
         if b != a + 1:
             raise ValueError("unreadable age range")
         return _clip(a * 10, b * 10 + 9)
     if m := _CN_ADJ.match(core):
         base = chinese_int(m.group(1)) if m.group(1) else 0
-        a, b = _CN_DIGITS[m.group(2)], _CN_DIGITS[m.group(3)]
+        a, b = chinese_int(m.group(2)), chinese_int(m.group(3))
         if b != a + 1:
             raise ValueError("unreadable age range")
         return _clip(base + a - 1, base + b + 1)
@@ -196,72 +190,46 @@ def _parse_core(s: str) -> AgeRange | None:
 
 def parse_age(raw: object) -> AgeRange | None:
     """Staff age estimate -> AgeRange; None when empty/unknown; ValueError when unreadable."""
-    if _is_missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("boolean is not an age")
-    if isinstance(raw, numbers.Real):
-        return _estimate(float(raw))
-    if not isinstance(raw, str):
-        raise ValueError("unsupported type for an age")
-    result, err = _parse_text(_clean(raw))
-    if err is not None:
-        raise ValueError(err)
-    return result
+    return parse_cell(raw, _parse_text, "an age", number=lambda n: _estimate(float(n)))
 
 
 _EXACT = re.compile(rf"^(?:约|大约)?(?P<pre>虚岁|周岁)?{_NUM}(?P<unit>周岁|虚岁|岁半|岁)?(?:左右)?$")
 
 
-@lru_cache(maxsize=1 << 12)
-def _exact_text(s: str) -> tuple[int | None, str | None]:
+def _exact_core(s: str) -> int | None:
     if s in _UNKNOWN:
-        return None, None
+        return None
     if len(s) > _MAX_LEN:
-        return None, "too long for an age"
+        raise ValueError("too long for an age")
     if s.startswith("-") and s[1:2].isdigit():
-        return None, "negative age"
+        raise ValueError("negative age")
     if m := _MONTHS.match(s):
-        try:
-            months = _num(m.group(1))
-        except ValueError as e:
-            return None, str(e)
-        return (int(months // 12), None) if months < 12 * MAX_AGE else (None, "implausible age (>120)")
+        months = _num(m.group(1))
+        if months >= 12 * MAX_AGE:
+            raise ValueError("implausible age (>120)")
+        return int(months // 12)
     m = _EXACT.match(s)
     if not m:
-        return None, "not a single whole age"
-    try:
-        n = _num(m.group(2))
-        _check(n)
-    except ValueError as e:
-        return None, str(e)
+        raise ValueError("not a single whole age")
+    n = _check(_num(m.group(2)))
     if "虚岁" in (m.group("unit"), m.group("pre")):
         n = max(0.0, n - 1)
     if m.group("unit") == "岁半":
-        return int(n), None  # whole years completed
+        return int(n)  # whole years completed
+    return _whole(n)
+
+
+def _whole(n: float) -> int:
     if n != int(n):
-        return None, "age is not a whole number"
-    return int(n), None
+        raise ValueError("age is not a whole number")
+    return int(n)
 
 
 def parse_age_exact(raw: object) -> int | None:
     """Report age in whole years (12, '12岁', '十二岁', 12.0) -> int; ranges are a ValueError."""
-    if _is_missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("boolean is not an age")
-    if isinstance(raw, numbers.Real):
-        n = float(raw)
-        _check(n)
-        if n != int(n):
-            raise ValueError("age is not a whole number")
-        return int(n)
-    if not isinstance(raw, str):
-        raise ValueError("unsupported type for an age")
-    result, err = _exact_text(_clean(raw))
-    if err is not None:
-        raise ValueError(err)
-    return result
+    return parse_cell(raw, _exact_text, "an age", number=lambda n: _whole(_check(float(n))))
 
 
-_parse_text = cached_parser(_parse_core, maxsize=1 << 14)
+# Text is cleaned inside the cached parsers: the cache is keyed by the cell as written.
+_parse_text = cached_parser(lambda raw: _parse_core(_clean(raw)), maxsize=1 << 14)
+_exact_text = cached_parser(lambda raw: _exact_core(_clean(raw)), maxsize=1 << 12)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from xunqin.normalizers.ages import chinese_int
-from .cells import cached_parser, is_missing as _is_missing
+from .cells import cached_parser, parse_cell
+from .cells import is_missing as _is_missing
 
 MIN_YEAR, MAX_YEAR = 1880, 2100
 # Excel's day 0 is 1899-12-30 (it counts the non-existent 1900-02-29).
@@ -85,8 +86,6 @@ class PartialDate:
         return dt.date(self.year, self.month, self.day or 15)
 
 
-
-
 def _from_serial(n: float) -> PartialDate:
     if not _SERIAL_MIN <= n <= _SERIAL_MAX:
         raise ValueError("number is not a date")
@@ -109,8 +108,6 @@ def _from_digits(s: str) -> PartialDate:
     if len(s) == 5:
         return _from_serial(int(s))
     raise ValueError("unreadable date")
-
-
 
 
 def _parse_core(raw: str) -> PartialDate | None:
@@ -143,39 +140,28 @@ def _parse_core(raw: str) -> PartialDate | None:
     raise ValueError("unreadable date")
 
 
-def parse_date(raw: object) -> PartialDate | None:
-    """Date cell -> PartialDate; None when empty/unknown; ValueError when unreadable/invalid."""
-    if type(raw) is str:  # the usual cell: none of the checks below applies
-        result, err = _parse_text(raw)
-        if err is not None:
-            raise ValueError(err)
-        return result
-    if _is_missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("boolean is not a date")
-    if isinstance(raw, np.datetime64):
-        raw = raw.astype("datetime64[D]").item()
-    if isinstance(raw, (dt.date, dt.datetime)):  # includes pandas Timestamp
-        return PartialDate(raw.year, raw.month, raw.day)
+def _from_number(raw: float) -> PartialDate:
+    """A number cell: an Excel serial day, or digits (20230501, 1965) from a numeric column."""
     if isinstance(raw, numbers.Integral):
         n = int(raw)
         return _from_serial(n) if _SERIAL_MIN <= n <= _SERIAL_MAX else _from_digits(str(n))
-    if isinstance(raw, numbers.Real):
-        x = float(raw)
-        if math.isinf(x):
-            raise ValueError("number is not a date")
-        if _SERIAL_MIN <= x <= _SERIAL_MAX:
-            return _from_serial(x)
-        if x == int(x):  # 20230501.0 or 1965.0 from a numeric column
-            return _from_digits(str(int(x)))
+    x = float(raw)
+    if math.isinf(x):
         raise ValueError("number is not a date")
-    if not isinstance(raw, str):
-        raise ValueError("unsupported type for a date")
-    result, err = _parse_text(raw)
-    if err is not None:
-        raise ValueError(err)
-    return result
+    if _SERIAL_MIN <= x <= _SERIAL_MAX:
+        return _from_serial(x)
+    if x == int(x):  # 20230501.0 or 1965.0 from a numeric column
+        return _from_digits(str(int(x)))
+    raise ValueError("number is not a date")
+
+
+def parse_date(raw: object) -> PartialDate | None:
+    """Date cell -> PartialDate; None when empty/unknown; ValueError when unreadable/invalid."""
+    if isinstance(raw, (np.datetime64, dt.date)) and not _is_missing(raw):  # includes pandas Timestamp
+        if isinstance(raw, np.datetime64):
+            raw = raw.astype("datetime64[D]").item()
+        return PartialDate(raw.year, raw.month, raw.day)
+    return parse_cell(raw, _parse_text, "a date", number=_from_number)
 
 
 _parse_text = cached_parser(_parse_core, maxsize=1 << 16)

@@ -7,11 +7,10 @@ Codes follow GB/T 2261.1: 1 男, 2 女, 0 未知, 9 未说明. A trailing '?' (�
 from __future__ import annotations
 
 import math
-import numbers
 import re
 import unicodedata
-from functools import lru_cache
-from .cells import is_missing as _is_missing
+
+from .cells import cached_parser, parse_cell
 
 MALE, FEMALE = "男", "女"
 _MAX_LEN = 20
@@ -28,37 +27,33 @@ _MAP: dict[str, str | None] = {
 _HEDGE = re.compile(r"^(?:疑似|疑为|应为|可能是|可能|似)|(?:性别)?[?]+$")
 
 
-
-
-@lru_cache(maxsize=256)
-def _parse_text(raw: str) -> tuple[str | None, str | None]:
+def _parse_core(raw: str) -> str | None:
     s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", raw)).lower()
     if len(s) > _MAX_LEN:
-        return None, "too long for a gender"
+        raise ValueError("too long for a gender")
     if s in _MAP:
-        return _MAP[s], None
+        return _MAP[s]
     stripped = _HEDGE.sub("", s)
     if stripped and stripped in _MAP:
-        return _MAP[stripped], None
+        return _MAP[stripped]
     if m := re.fullmatch(r"(\d+)\.0+", s):  # '1.0' from a numeric column
-        return _parse_text(m.group(1))
-    return None, "unreadable gender"
+        return _parse_core(m.group(1))
+    raise ValueError("unreadable gender")
+
+
+def _from_number(x: float) -> str | None:
+    """A code typed as a number (1, 2.0: GB/T 2261.1)."""
+    if not math.isfinite(x) or x != int(x):
+        raise ValueError("unreadable gender code")
+    result, error = _parse_text(str(int(x)))
+    if error is not None:
+        raise ValueError(error)
+    return result
 
 
 def parse_gender(raw: object) -> str | None:
     """Gender cell -> '男' | '女'; None for unknown/empty (incl. codes 0, 9); ValueError otherwise."""
-    if _is_missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("boolean is not a gender")
-    if isinstance(raw, numbers.Real):
-        x = float(raw)
-        if not math.isfinite(x) or x != int(x):
-            raise ValueError("unreadable gender code")
-        raw = str(int(x))
-    if not isinstance(raw, str):
-        raise ValueError("unsupported type for a gender")
-    result, err = _parse_text(raw)
-    if err is not None:
-        raise ValueError(err)
-    return result
+    return parse_cell(raw, _parse_text, "a gender", number=_from_number)
+
+
+_parse_text = cached_parser(_parse_core, maxsize=256)

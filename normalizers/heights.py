@@ -8,12 +8,12 @@ Accepted: 165, 165.0 (XLSX), 165cm/CM/厘米/公分, 1.65 (a bare number below 3
 from __future__ import annotations
 
 import math
-import numbers
 import re
 import unicodedata
 
 from xunqin.normalizers.ages import chinese_int
-from .cells import cached_parser, is_missing as _is_missing
+
+from .cells import cached_parser, parse_cell
 
 MIN_CM, MAX_CM = 40.0, 230.0
 _MAX_LEN = 40
@@ -34,8 +34,6 @@ _RANGE = re.compile(rf"^{_NUM}{_UNIT}(?:-|~|至|到|—|–)+{_NUM}{_UNIT}$")
 _M_CM = re.compile(r"^([12])米(\d{1,2})(?:厘米|公分)?$")
 _CN_RUN = re.compile(rf"[{_CN_DIGIT}十百]+")
 _OLD_UNITS = re.compile(r"尺|寸|ft|feet|foot|inch|'|\"")
-
-
 
 
 def _to_cm(x: float, unit: str | None) -> float:
@@ -61,8 +59,6 @@ def _cn_height(s: str) -> str:
         tail_digits = re.sub(rf"[{_CN_DIGIT}]", lambda m: str(chinese_int(m.group(0))), tail)
         s = head + sep + tail_digits
     return _CN_RUN.sub(lambda m: str(chinese_int(m.group(0))), s)
-
-
 
 
 def _parse_core(raw: str) -> float | None:
@@ -96,18 +92,7 @@ def _parse_core(raw: str) -> float | None:
 
 def parse_height(raw: object) -> float | None:
     """Height cell -> centimetres (1 decimal); None when empty/unknown; ValueError otherwise."""
-    if _is_missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("boolean is not a height")
-    if isinstance(raw, numbers.Real):
-        return _checked(_to_cm(float(raw), None))
-    if not isinstance(raw, str):
-        raise ValueError("unsupported type for a height")
-    result, err = _parse_text(raw)
-    if err is not None:
-        raise ValueError(err)
-    return result
+    return parse_cell(raw, _parse_text, "a height", number=lambda x: _checked(_to_cm(float(x), None)))
 
 
 _parse_text = cached_parser(_parse_core, maxsize=1 << 12)

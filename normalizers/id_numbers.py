@@ -15,7 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from .cells import is_missing as _is_missing
+
+from .cells import cached_parser, is_missing as _is_missing, parse_cell
 
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
@@ -75,8 +76,6 @@ def check_digit(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-
-
 def _birth(yyyymmdd: str) -> dt.date:
     try:
         d = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
@@ -106,50 +105,42 @@ def _validate(s: str) -> IdNumber:
     return IdNumber(s, s[:6], birth, "男" if int(s[16]) % 2 else "女")
 
 
-@lru_cache(maxsize=1 << 14)
-def _parse_text(raw: str) -> tuple[IdNumber | None, str | None]:
-    """Cached core; returns (result, error reason) so failures are cached too."""
+def _parse_core(raw: str) -> IdNumber | None:
     s = unicodedata.normalize("NFKC", raw).strip()
     if s.lower() in _UNKNOWN:
-        return None, None
+        return None
     s = _SEPARATORS.sub("", s).lstrip("'").upper()  # 'prefix: Excel text marker
     if len(s) > _MAX_LEN:
-        return None, "too long for an ID number"
+        raise ValueError("too long for an ID number")
     if not s.isascii():
-        return None, "invalid characters in ID number"
+        raise ValueError("invalid characters in ID number")
     if _SCIENTIFIC.fullmatch(s):
-        return None, "ID number stored as a number lost its digits"
-    try:
-        return _validate(s), None
-    except ValueError as e:
-        return None, str(e)
+        raise ValueError("ID number stored as a number lost its digits")
+    return _validate(s)
+
+
+def _from_number(raw: float) -> IdNumber | None:
+    """A number cell: whole digits only; floats hold ~15-16 significant digits, so an 18-digit
+    ID in a float is already corrupted."""
+    if isinstance(raw, numbers.Integral):
+        text = str(int(raw))
+    else:
+        x = float(raw)
+        if not math.isfinite(x) or x != int(x) or x >= 1e15:
+            raise ValueError("ID number stored as a number lost its digits")
+        text = str(int(x))
+    result, error = _parse_text(text)
+    if error is not None:
+        raise ValueError(error)
+    return result
 
 
 def parse_id(raw: object) -> IdNumber | None:
     """ID cell -> IdNumber; None when empty/unknown; ValueError(reason) when invalid."""
-    if type(raw) is str:  # the usual cell: none of the checks below applies
-        result, err = _parse_text(raw)
-        if err is not None:
-            raise ValueError(err)
-        return result
-    if _is_missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("boolean is not an ID number")
-    if isinstance(raw, numbers.Integral):
-        raw = str(int(raw))
-    elif isinstance(raw, numbers.Real):
-        # floats hold ~15-16 significant digits: an 18-digit ID in a float is already corrupted
-        x = float(raw)
-        if not math.isfinite(x) or x != int(x) or x >= 1e15:
-            raise ValueError("ID number stored as a number lost its digits")
-        raw = str(int(x))
-    if not isinstance(raw, str):
-        raise ValueError("unsupported type for an ID number")
-    result, err = _parse_text(raw)
-    if err is not None:
-        raise ValueError(err)
-    return result
+    return parse_cell(raw, _parse_text, "an ID number", number=_from_number)
+
+
+_parse_text = cached_parser(_parse_core, maxsize=1 << 14)
 
 
 # --- fragments in free text -------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,12 +100,17 @@ def _drop_losers(session: Session, fresh: pd.DataFrame, *, top_k: int, keep_stat
 
 def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_stations: Iterable[str],
                      rematched_reports: Iterable[str], top_k: int, model_version: str, run_id: int | None,
-                     strong_probability: float = 0.95) -> CandidateChanges:
+                     strong_probability: float = 0.95,
+                     probability: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> CandidateChanges:
     """Merge a night's match rows into the queue and keep the top ``top_k`` per station record.
 
     ``fresh`` holds match rows (the matcher's output contract). Old rows of a re-matched station
     record or report are replaced (their content changed, or they are new); other stations keep
     their rows and gain the fresh ones that beat them. Excluded pairs and closed records go.
+
+    ``probability(scores, station_ids)`` (the model's, see matching/probability.py) gives the
+    probability of every row of a changed list afresh: it is normalised over the whole list, so
+    a new candidate changes the probability of the others.
     """
     rematched_s, rematched_r = set(map(str, rematched_stations)), set(map(str, rematched_reports))
     fresh = fresh.copy()
@@ -152,12 +157,16 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
     merged = merged.sort_values(["station_record_id", "score", "report_id"], ascending=[True, False, True], kind="stable")
     merged["rank"] = merged.groupby("station_record_id").cumcount() + 1
     merged = merged.loc[(merged["rank"] <= top_k) | merged["key"].isin(kept_decided)]
+    if probability is not None and len(merged):
+        merged["probability"] = np.round(probability(merged["score"].astype(float).to_numpy(),
+                                                     merged["station_record_id"].to_numpy()), 6)
 
     # Diff against what is stored for the touched station records. A carried row differs from
     # its stored one in rank only; a fresh row that is stored may differ in anything.
     stored = old
     stored_by_key = dict(zip(stored["key"], zip(stored["id"].astype(int).tolist(), stored["rank"].astype(int).tolist(),
-                                                stored["score"].astype(float).tolist(), stored["model_version"].tolist())))
+                                                stored["score"].astype(float).tolist(), stored["model_version"].tolist(),
+                                                stored["probability"].astype(float).tolist())))
     final_keys = set(merged["key"])
     gone = stored.loc[~stored["key"].isin(final_keys), "id"].astype(int).tolist()
     for chunk in chunks(gone):
@@ -170,26 +179,28 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     rank_updates: list[dict[str, Any]] = []
-    for key, fresh_row, sid, rid, rank, score, probability, evidence, version in zip(
+    for key, fresh_row, sid, rid, rank, score, probability_, evidence, version in zip(
             keys, is_fresh, merged["station_record_id"].tolist(), merged["report_id"].tolist(),
             merged["rank"].astype(int).tolist(), merged["score"].astype(float).tolist(),
             merged["probability"].astype(float).tolist(), merged["evidence"].tolist(), merged["model_version"].tolist()):
         have = stored_by_key.get(key)
         if have is None:
             inserts.append({"station_record_id": sid, "report_id": rid, "rank": rank, "score": score,
-                            "probability": probability, "evidence": evidence, "model_version": version,
+                            "probability": probability_, "evidence": evidence, "model_version": version,
                             "run_id": run_id, "updated_at": now, "created_at": now})
         elif not fresh_row:
-            if have[1] != rank:
-                rank_updates.append({"_id": have[0], "rank": rank, "run_id": run_id, "updated_at": now})
+            if have[1] != rank or abs(have[4] - probability_) > 1e-6:
+                rank_updates.append({"_id": have[0], "rank": rank, "probability": probability_, "run_id": run_id,
+                                     "updated_at": now})
         else:
             held = stored_evidence.get(have[0])
             held = held if isinstance(held, dict) or held is None else json.loads(held)
-            if not (have[1] == rank and have[2] == score and held == evidence and have[3] == version):
-                updates.append({"_id": have[0], "rank": rank, "score": score, "probability": probability,
+            if not (have[1] == rank and have[2] == score and held == evidence and have[3] == version
+                    and abs(have[4] - probability_) <= 1e-6):
+                updates.append({"_id": have[0], "rank": rank, "score": score, "probability": probability_,
                                 "evidence": evidence, "model_version": version, "run_id": run_id, "updated_at": now})
     for batch, columns in ((updates, ("rank", "score", "probability", "evidence", "model_version", "run_id", "updated_at")),
-                           (rank_updates, ("rank", "run_id", "updated_at"))):
+                           (rank_updates, ("rank", "probability", "run_id", "updated_at"))):
         if batch:
             stmt = (sa.update(Candidate).where(Candidate.id == sa.bindparam("_id"))
                     .values({k: sa.bindparam(k) for k in columns}))

@@ -22,6 +22,15 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get(URL_ENV) or DEFAULT_URL
 
 
+def describe_target(url: str) -> str:
+    """The database named for a message: a SQLite file's path, else the server and database
+    (never the password)."""
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return u.database or ":memory:"
+    return u.set(password=None).render_as_string(hide_password=True)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     # WAL: readers (the review app) do not block the nightly writer; FKs are off by default.

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import audit_log
-from .models import CONFIRMED, DECISIONS, EXCLUDED, Candidate, Decision, Report, StationRecord, utcnow
+from .models import CONFIRMED, DECISIONS, EXCLUDED, Candidate, Decision, Label, Report, StationRecord, utcnow
 
 # A pair under review (not ruled out) stays in the queue even when it drops out of the top K.
 KEEP_DECIDED = ("疑似", "待定", CONFIRMED)
@@ -60,8 +60,12 @@ def _requeue(session: Session, station_record_id: str, report_id: str) -> None:
 
 
 def record_decision(session: Session, station_record_id: str, report_id: str, decision: str, reviewer: str,
-                    note: str | None = None) -> int:
-    """Store a reviewer decision (疑似 / 排除 / 待定 / 确认) and update the queue; returns its id."""
+                    note: str | None = None, *, label_source: str | None = "reviewer", ip: str | None = None) -> int:
+    """Store a reviewer decision (疑似 / 排除 / 待定 / 确认) and update the queue; returns its id.
+
+    A 确认 or 排除 is also a labelled pair the model learns from (``label_source``; None when
+    the caller labels it itself, as the police import does). ``ip``: the client address the
+    decision came from, for the audit entry."""
     # candidates imports this module (for the decisions in force), so it is imported here
     from .candidates import rerank
 
@@ -86,6 +90,9 @@ def record_decision(session: Session, station_record_id: str, report_id: str, de
         rerank(session, affected)
     if prior in (CONFIRMED, EXCLUDED) and decision != prior:
         _requeue(session, station_record_id, report_id)  # undone: match both again next night
+    if label_source is not None and decision in (CONFIRMED, EXCLUDED):
+        session.add(Label(station_record_id=station_record_id, report_id=report_id, is_match=decision == CONFIRMED,
+                          source=label_source, actor=reviewer, reason=note, decision_id=row.id, labelled_at=row.decided_at))
     audit_log.add(session, reviewer, "decision", entity="pair", entity_id=f"{station_record_id}|{report_id}",
-                  detail={"decision": decision, "decision_id": row.id})
+                  detail={"decision": decision, "decision_id": row.id}, ip=ip)
     return row.id

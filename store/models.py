@@ -189,6 +189,7 @@ class AuditLog(Base):
     entity_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    ip: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)  # client address of a workstation action
 
 
 POLICE_RESULTS = ("confirmed", "ruled_out", "open")

@@ -23,9 +23,9 @@ def finish_run(session: Session, run_id: int, status: str, summary: dict[str, An
     )
 
 
-def interrupt_stale_runs(session: Session, flow: str) -> int:
-    """Runs of ``flow`` still 'running' (the process was killed) -> 'interrupted'."""
-    result = session.execute(
-        sa.update(Run).where(Run.flow == flow, Run.status == "running").values(status="interrupted", finished_at=utcnow())
-    )
-    return int(result.rowcount or 0)
+def interrupt_stale_runs(session: Session, flow: str) -> list[int]:
+    """Runs of ``flow`` still 'running' (the process was killed) -> 'interrupted'; their ids."""
+    ids = list(session.scalars(sa.select(Run.id).where(Run.flow == flow, Run.status == "running").order_by(Run.id)))
+    if ids:
+        session.execute(sa.update(Run).where(Run.id.in_(ids)).values(status="interrupted", finished_at=utcnow()))
+    return ids

@@ -86,7 +86,7 @@ def derive(name: str) -> tuple[str, str]:
 
 
 def add_station(session: Session, name: str, code: str | None = None, prefecture: str | None = None,
-                actor: str = "admin") -> Station:
+                actor: str = "admin", ip: str | None = None) -> Station:
     """Put a station on the list; code and prefecture default to :func:`derive` of the name."""
     name = (name or "").strip()
     if not name or len(name) > NAME_MAX:
@@ -107,7 +107,7 @@ def add_station(session: Session, name: str, code: str | None = None, prefecture
     station = Station(name=name, code=code, prefecture=prefecture, is_active=True, created_at=utcnow())
     session.add(station)
     session.flush()
-    audit_log.add(session, actor, "station_added", entity="station", entity_id=str(station.id), detail={"code": code})
+    audit_log.add(session, actor, "station_added", entity="station", entity_id=str(station.id), detail={"code": code}, ip=ip)
     return station
 
 
@@ -122,7 +122,7 @@ def _free_code(session: Session, code: str) -> str:
 
 
 def update_station(session: Session, station_id: int, *, prefecture: str | None = None, is_active: bool | None = None,
-                   actor: str = "admin") -> Station:
+                   actor: str = "admin", ip: str | None = None) -> Station:
     """Change a station's prefecture or switch it off (names and codes stay: records refer to them)."""
     station = session.get(Station, station_id)
     if station is None:
@@ -135,7 +135,7 @@ def update_station(session: Session, station_id: int, *, prefecture: str | None 
     if is_active is not None:
         station.is_active = is_active
     audit_log.add(session, actor, "station_changed", entity="station", entity_id=str(station.id),
-                  detail={"is_active": station.is_active})
+                  detail={"is_active": station.is_active}, ip=ip)
     session.flush()
     return station
 
@@ -150,7 +150,7 @@ def names_in_records(session: Session) -> list[str]:
     return sorted(names)
 
 
-def seed_from_records(session: Session, actor: str = "admin") -> tuple[list[str], list[str]]:
+def seed_from_records(session: Session, actor: str = "admin", ip: str | None = None) -> tuple[list[str], list[str]]:
     """Put every station named in the records on the list: (added, not placed: no place in the name)."""
     listed = set(session.scalars(sa.select(Station.name)))
     added, unplaced = [], []
@@ -158,7 +158,7 @@ def seed_from_records(session: Session, actor: str = "admin") -> tuple[list[str]
         if name in listed:
             continue
         try:
-            add_station(session, name, actor=actor)
+            add_station(session, name, actor=actor, ip=ip)
         except ValueError:
             unplaced.append(name)
             continue

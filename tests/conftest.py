@@ -7,6 +7,15 @@ import os
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Prefect as the xunqin command runs it (no telemetry, no persisted results), before any
+    test imports it."""
+    from xunqin.flows.prefect_env import PRIVATE_SETTINGS
+
+    for key, value in PRIVATE_SETTINGS.items():
+        os.environ[key] = value
+
+
 @pytest.fixture(scope="session", autouse=True)
 def user_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
     """Prepared-record snapshots of non-SQLite databases default to $XDG_CACHE_HOME/xunqin:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import os
 import sys
 
@@ -16,17 +17,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", dest="db_url", help="database URL (default $XUNQIN_DB_URL or sqlite:///xunqin.db)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--secure-cookies", action="store_true", help="cookies only over HTTPS (behind a TLS proxy)")
+    parser.add_argument("--secure-cookies", action="store_true",
+                        help="served over HTTPS (behind a TLS proxy): cookies marked Secure, pages send HSTS; "
+                             "without it a login over plain HTTP sends the session cookie in clear")
+    parser.add_argument("--forwarded-allow-ips", type=forwarded_allow_ips, default=(), metavar="IPS",
+                        help="comma-separated addresses or networks of the reverse proxy in front "
+                             "(e.g. 127.0.0.1,10.0.0.5): only from these is X-Forwarded-For believed as "
+                             "the client address (throttle, audit); default: none, the connecting address counts")
+
+
+def forwarded_allow_ips(text: str) -> tuple[str, ...]:
+    """Parse ``--forwarded-allow-ips``: IP addresses or networks, comma-separated; ``*`` (trust
+    every client to name its own address) is refused: that is what a forged header exploits."""
+    out = []
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            raise argparse.ArgumentTypeError("'*' would let any client choose its address; name the proxy's address")
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)) if "/" in item else str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an IP address or network: {item!r}") from None
+    return tuple(out)
+
+
+def server_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The uvicorn configuration ``xunqin web`` serves with."""
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(getattr(args, "db_url", None), secure_cookies=bool(getattr(args, "secure_cookies", False)),
+                     forwarded_allow_ips=tuple(getattr(args, "forwarded_allow_ips", ()) or ()))
+    # access_log off: request lines carry record ids in paths; keep the console to start/stop.
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (or
+    # $FORWARDED_ALLOW_IPS); the app does it itself, from --forwarded-allow-ips only.
+    # server_header off: no "server: uvicorn" telling a scanner what runs here.
+    return uvicorn.Config(app, host=args.host, port=args.port, access_log=False, log_level="info",
+                          proxy_headers=False, server_header=False)
 
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
-
-    app = create_app(getattr(args, "db_url", None), secure_cookies=bool(getattr(args, "secure_cookies", False)))
-    # access_log off: request lines carry record ids in paths; keep the console to start/stop.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    uvicorn.Server(server_config(args)).run()
     return 0
 
 

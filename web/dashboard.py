@@ -256,33 +256,30 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
     from fastapi.responses import HTMLResponse, Response
     from markupsafe import Markup
 
+    from .app import DB, User
+    from .labels import local_time
     from xunqin.store import audit_log
 
-    from .app import DB, User
-    from .pages import CAN_DASHBOARD, need, render
-
+    from .pages import CAN_DASHBOARD, ip, need, render
 
     @app.get("/dashboard", response_class=HTMLResponse)
     def dashboard_page(request: Request, s: DB, user: User) -> Response:
-        need(user, CAN_DASHBOARD)
+        need(s, request, user, CAN_DASHBOARD)
         fig = compute(s)
         s.commit()
-        from .labels import local_time
-
         return render(request, "dashboard.html", user, fig=fig, rows=table_rows(fig), headers=HEADERS, series=SERIES,
                       generated=local_time(fig.generated_at),
                       chart=Markup(chart_svg(fig.months)), notice=search_notice(fig.index_lag))
 
     @app.get("/dashboard.xlsx")
-    def dashboard_xlsx(s: DB, user: User) -> Response:
-        need(user, CAN_DASHBOARD)
+    def dashboard_xlsx(request: Request, s: DB, user: User) -> Response:
+        need(s, request, user, CAN_DASHBOARD)
         fig = compute(s)
-        audit_log.add(s, user.username, "dashboard_export", entity="dashboard", detail={"stations": len(fig.stations)})
+        audit_log.add(s, user.username, "dashboard_export", ip=ip(request), entity="dashboard", detail={"stations": len(fig.stations)})
         s.commit()
         name = f"全省寻亲统计_{fig.generated_at.astimezone(CST).strftime('%Y%m%d-%H%M%S')}.xlsx"
         return Response(to_xlsx(fig), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f"attachment; filename=\"dashboard.xlsx\"; filename*=UTF-8''{quote(name)}"})
-
 
 
 def search_notice(lag: int) -> str | None:

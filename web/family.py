@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from xunqin.ingest.reasons import reason_text
-from xunqin.store import decisions, model_versions, records, search
+from xunqin.store import audit_log, decisions, model_versions, records, search
 from xunqin.store.models import Reunion, StationRecord
 
 from .person import Bar, FieldRow, field_rows, load_json, waterfall
@@ -259,29 +259,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def save_case(session: Session, case: Case, actor: str) -> records.FileOutcome:
+def save_case(session: Session, case: Case, actor: str, ip: str | None = None) -> records.FileOutcome:
     """Store the description as a report (pending: the next night matches it) with its search keys."""
-    from xunqin.store import audit_log
-
     content_hash = hashlib.sha256(case.csv_bytes).hexdigest()
     raw = pd.DataFrame([{k: (v or None) for k, v in case.raw.items()}])
     outcome = records.add_records(session, kind="reports", file_name=f"寻亲登记-{case.report_id}.csv", content_hash=content_hash,
                                   raw=raw, raw_rows=pd.Series([2]), normalized=case.normalized, rejects=case.rejects, run_id=None)
     search.catch_up(session)
     audit_log.add(session, actor, "family_case_saved", entity="report", entity_id=case.report_id,
-                  detail={"source_file": outcome.file_id, "rejects": outcome.rejects})
+                  detail={"source_file": outcome.file_id, "rejects": outcome.rejects}, ip=ip)
     return outcome
 
 
 def register(app) -> None:  # type: ignore[no-untyped-def]
     from fastapi import HTTPException, Request
     from fastapi.responses import HTMLResponse, Response
+    from starlette.concurrency import run_in_threadpool
 
-    from xunqin.store import audit_log
+    from xunqin.store.models import Report
 
     from . import auth
     from .app import DB, User
-    from .pages import check_csrf, need, render, sees_full_id
+    from .pages import check_csrf, ip, need, render, sees_full_id
 
     prepared_stations = PreparedStations()
 
@@ -290,24 +289,27 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
                 "report_id": "", "required": REQUIRED}
         return render(request, "family.html", user, code=code, **{**base, **ctx})
 
-    async def form_of(request: Request) -> dict[str, Any]:
+    async def form_of(request: Request) -> dict[str, str]:
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
+    def checked(s: Session, request: Request, user: auth.CurrentUser, form: dict[str, str]) -> dict[str, str] | None:
+        """The form's values after the CSRF and role checks; None when a required field is empty."""
+        check_csrf(s, request, user, form.get("csrf_token"))
+        need(s, request, user, auth.CAN_REVIEW)
+        values = form_values(form)
+        return None if missing_required(values) else values
+
     @app.get("/family", response_class=HTMLResponse)
-    def family_form(request: Request, user: User) -> Response:
-        need(user, auth.CAN_REVIEW)
+    def family_form(request: Request, s: DB, user: User) -> Response:
+        need(s, request, user, auth.CAN_REVIEW)
         return page(request, user)
 
-    @app.post("/family", response_class=HTMLResponse)
-    async def family_rank(request: Request, s: DB, user: User) -> Response:
-        need(user, auth.CAN_REVIEW)
-        form = await form_of(request)
-        check_csrf(user, form.get("csrf_token"))
-        values = form_values(form)
-        missing = missing_required(values)
-        if missing:
-            return page(request, user, code=400, values=values, error=f"请填写：{'、'.join(missing)}")
+    def rank_page(request: Request, s: Session, user: auth.CurrentUser, form: dict[str, str]) -> Response:
+        values = checked(s, request, user, form)
+        if values is None:
+            values = form_values(form)
+            return page(request, user, code=400, values=values, error=f"请填写：{'、'.join(missing_required(values))}")
         report_id = (form.get("report_id") or "")[:40] or new_report_id(s)
         if not report_id.startswith("JS"):
             raise HTTPException(400, "登记编号无效")
@@ -320,34 +322,36 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
                                 prepared_stations=prepared_stations)
         except NoModel as exc:
             return page(request, user, code=409, values=values, error=str(exc))
-        audit_log.add(s, user.username, "family_match", entity="report", entity_id=report_id, detail={
+        audit_log.add(s, user.username, "family_match", ip=ip(request), entity="report", entity_id=report_id, detail={
             "shown": [r.station_record_id for r in ranking.shown], "hidden_elsewhere": ranking.hidden_elsewhere,
             "seconds": ranking.seconds})
         s.commit()
         return page(request, user, values=values, ranking=ranking, problems=reject_lines(case), report_id=report_id,
                     may_see_full=sees_full_id(user))
 
-    @app.post("/family/save", response_class=HTMLResponse)
-    async def family_save(request: Request, s: DB, user: User) -> Response:
-        need(user, auth.CAN_REVIEW)
-        form = await form_of(request)
-        check_csrf(user, form.get("csrf_token"))
-        values = form_values(form)
-        missing = missing_required(values)
-        if missing:
-            return page(request, user, code=400, values=values, error=f"请填写：{'、'.join(missing)}")
+    def save_page(request: Request, s: Session, user: auth.CurrentUser, form: dict[str, str]) -> Response:
+        values = checked(s, request, user, form)
+        if values is None:
+            values = form_values(form)
+            return page(request, user, code=400, values=values, error=f"请填写：{'、'.join(missing_required(values))}")
         report_id = (form.get("report_id") or "")[:40]
         if not report_id.startswith("JS"):
             raise HTTPException(400, "请先比对，再保存")
-        from xunqin.store.models import Report
-
         if s.scalar(sa.select(Report.id).where(Report.report_id == report_id)) is not None:
             return page(request, user, code=409, values=values, saved=report_id, report_id=report_id,
                         error=f"登记编号 {report_id} 已保存过")
         case = read_case(values, report_id)
         if case.normalized.empty:
             return page(request, user, code=400, values=values, problems=reject_lines(case), error="这份登记无法保存（见下方原因）")
-        save_case(s, case, user.username)
+        save_case(s, case, user.username, ip(request))
         s.commit()
         return page(request, user, values={}, saved=report_id, problems=reject_lines(case))
 
+    # The form is read on the event loop; matching and storing run in the thread pool.
+    @app.post("/family", response_class=HTMLResponse)
+    async def family_rank(request: Request, s: DB, user: User) -> Response:
+        return await run_in_threadpool(rank_page, request, s, user, await form_of(request))
+
+    @app.post("/family/save", response_class=HTMLResponse)
+    async def family_save(request: Request, s: DB, user: User) -> Response:
+        return await run_in_threadpool(save_page, request, s, user, await form_of(request))

@@ -43,7 +43,9 @@ class WebSession(Base):
 
 
 class LoginAttempt(Base):
-    """One login try (for throttling); kept short-term, no password ever stored."""
+    """One login try (for throttling); kept 30 days. ``username`` holds a digest of the name
+    typed (:func:`xunqin.web.auth.name_key`), never the text: a password typed into the username
+    box is not stored; no password ever is."""
 
     __tablename__ = "web_login_attempts"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -51,7 +53,8 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(sa.String(64))
     at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     success: Mapped[bool] = mapped_column(sa.Boolean)
-    __table_args__ = (sa.Index("ix_web_login_attempts_user_ip_at", "username", "ip", "at"),)
+    __table_args__ = (sa.Index("ix_web_login_attempts_user_ip_at", "username", "ip", "at"),
+                      sa.Index("ix_web_login_attempts_ip_at", "ip", "at"))
 
 
 class QueueEntry(Base):

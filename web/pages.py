@@ -32,14 +32,25 @@ def render(request: Request, name: str, user: auth.CurrentUser | None, code: int
     return templates.TemplateResponse(request, name, {"user": user, "css": request.app.state.css, **ctx}, status_code=code)
 
 
-def need(user: auth.CurrentUser, roles: frozenset[str]) -> None:
-    if user.role not in roles:
-        raise HTTPException(403, "您的角色无权访问此页面")
+def need(s: Any, request: Request, user: auth.CurrentUser, roles: frozenset[str]) -> None:
+    """403 (audited, as the app's own pages) unless the user's role is one of ``roles``."""
+    request.app.state.guard.need(s, request, user, roles)
 
 
-def check_csrf(user: auth.CurrentUser, token: str | None) -> None:
-    if not auth.csrf_ok(user.csrf_token, token):
-        raise HTTPException(403, "表单已过期或来源不明，请刷新页面后重试")
+def check_csrf(s: Any, request: Request, user: auth.CurrentUser, token: Any) -> None:
+    """403 (audited) unless ``token`` is the session's form token; checked before anything else."""
+    request.app.state.guard.check_csrf(s, request, user, token if isinstance(token, str) else None)
+
+
+def deny(s: Any, request: Request, user: auth.CurrentUser, status: int, message: str, reason: str, **entity: Any) -> HTTPException:
+    """An audited refusal to raise (a record of another station answers as one not there)."""
+    return request.app.state.guard.deny(s, request, user, status, message, reason, **entity)
+
+
+def ip(request: Request) -> str:
+    from .app import client_ip
+
+    return client_ip(request)
 
 
 def sees_full_id(user: auth.CurrentUser) -> bool:
@@ -58,15 +69,13 @@ def text_shown(value: Any, full: bool) -> str:
     return text if full else mask_ids_in_text(text)
 
 
-def parse_day(text: str | None, what: str = "日期") -> dt.date | None:
-    """A date field of a form or query (empty -> None); 400 in Chinese when it is not a date."""
+def parse_day(text: str | None, param: str) -> dt.date | None:
+    """A date field of a form or query (empty -> None); a 400 in Chinese (xunqin.web.params)
+    when it is not a day within the years the workstation handles."""
+    from . import params
+
     text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise HTTPException(400, f"{what}格式应为 年-月-日（如 2024-05-01）") from None
+    return params.day(text, None, param) if text else None  # type: ignore[arg-type]
 
 
 def clip(text: str | None, limit: int) -> str:

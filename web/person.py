@@ -212,42 +212,47 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
     from typing import Annotated
     from urllib.parse import quote
 
-    from fastapi import Form, HTTPException, Request
+    from fastapi import Form, HTTPException, Query, Request
     from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
     from xunqin.store import audit_log, decisions
 
-    from . import auth, queue
+    from . import auth, params, queue
     from .app import DB, User
     from .labels import DECISION_CHOICES
-    from .pages import check_csrf, id_shown, need, render, sees_full_id, text_shown
+    from .pages import check_csrf, deny, id_shown, ip, need, render, sees_full_id, text_shown
 
     note_max = 500
 
-    def person_record(s: Session, user: auth.CurrentUser, record_id: str) -> tuple[StationRecord, str | None]:
-        need(user, auth.CAN_REVIEW)
-        record = current_station_record(s, record_id[:200])
+    def person_record(s: Session, request: Request, user: auth.CurrentUser, record_id: str) -> tuple[StationRecord, str | None]:
+        """The current station record, for a user allowed to see it; one 404 for "not there"
+        and for "another station's" (that one audited), so ids cannot be probed."""
+        need(s, request, user, auth.CAN_REVIEW)
+        missing = "没有这条救助记录，或它不属于您的救助站"
+        record = current_station_record(s, record_id) if len(record_id) <= 200 else None
         if record is None:
-            raise HTTPException(404, "没有这条救助记录")
+            raise HTTPException(404, missing)
         station = load_json(record.normalized).get("station") or load_json(record.raw).get("station")
         if not user.sees_station(station):
-            raise HTTPException(403, "这位受助人员不属于您的救助站")
+            raise deny(s, request, user, 404, missing, "other_station", entity="station_record", entity_id=record.record_id)
         return record, station
 
     @app.get("/person/{record_id}", response_class=HTMLResponse)
-    def person_page(request: Request, s: DB, user: User, record_id: str, ids: str = "") -> Response:
-        record, station = person_record(s, user, record_id)
-        if ids and ids != "full":
-            raise HTTPException(400, "参数 ids 只能是 full")
-        full = ids == "full"
+    def person_page(request: Request, s: DB, user: User, record_id: str, saved: Annotated[str, Query(max_length=200)] = "",
+                    ids: Annotated[str, Query(max_length=10)] = "") -> Response:
+        record, station = person_record(s, request, user, record_id)
+        full = params.choice(ids, ("full",), "ids") == "full"
         if full and not sees_full_id(user):
-            raise HTTPException(403, "您的角色只能看到隐去中间位数的身份证号")
+            raise deny(s, request, user, 403, "您的角色只能看到隐去中间位数的身份证号", "role",
+                       entity="station_record", entity_id=record.record_id)
         cands = candidates_view(s, record, user.sees_phone, full_ids=full)
-        audit_log.add(s, user.username, "person_view", entity="station_record", entity_id=record.record_id,
-                      detail={"candidates": len(cands)})
+        # one entry per view: a view of the full numbers is its own kind, naming the reports shown
         if full:
-            audit_log.add(s, user.username, "id_number_view", entity="station_record", entity_id=record.record_id,
-                          detail={"reports": [c.report_id for c in cands]})
+            audit_log.add(s, user.username, "id_number_view", ip=ip(request), entity="station_record", entity_id=record.record_id,
+                  detail={"candidates": len(cands), "reports": [c.report_id for c in cands]})
+        else:
+            audit_log.add(s, user.username, "person_view", ip=ip(request), entity="station_record", entity_id=record.record_id,
+                  detail={"candidates": len(cands)})
         s.commit()
         raw = load_json(record.raw)
         return render(request, "person.html", user, record_id=record.record_id, station=station, raw=raw,
@@ -256,14 +261,14 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
                       may_see_full=sees_full_id(user) and has_id_numbers(record, cands),
                       gender=load_json(record.normalized).get("gender"), candidates=cands, open_count=OPEN_CANDIDATES,
                       history=history(s, record.record_id), choices=DECISION_CHOICES,
-                      probability_meaning=PROBABILITY_MEANING, saved=request.query_params.get("saved", "")[:200])
+                      probability_meaning=PROBABILITY_MEANING, saved=saved)
 
     @app.post("/person/{record_id}/decision")
-    def decide(s: DB, user: User, record_id: str, report_id: Annotated[str, Form(max_length=200)] = "",
+    def decide(request: Request, s: DB, user: User, record_id: str, report_id: Annotated[str, Form(max_length=200)] = "",
                decision: Annotated[str, Form(max_length=10)] = "", note: Annotated[str, Form(max_length=5000)] = "",
                csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-        check_csrf(user, csrf_token)
-        record, _ = person_record(s, user, record_id)
+        check_csrf(s, request, user, csrf_token)
+        record, _ = person_record(s, request, user, record_id)
         if decision not in DECISION_CHOICES:
             raise HTTPException(400, "请选择 疑似 / 待定 / 排除")
         note = note.strip()
@@ -274,9 +279,9 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
         if exists is None:
             raise HTTPException(404, "该候选已不在队列中，请刷新页面")
         before = queue.fingerprint(s)
-        decisions.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None)
+        decisions.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None,
+                                  ip=ip(request))
         queue.refresh_person(s, record.record_id, before)
         s.commit()
         target = quote(record.record_id, safe="")
         return RedirectResponse(f"/person/{target}?saved={quote(report_id, safe='')}#c-{quote(report_id, safe='')}", status_code=303)
-

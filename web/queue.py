@@ -292,17 +292,19 @@ def stations(session: Session) -> list[str]:
 
 
 def filters_from(params: dict[str, str], *, station: str | None, provinces_known: list[str]) -> Filters:
-    """Filters from query parameters: unknown values are ignored (a stale link still opens),
-    a date that is not a date is a 400 (the person typed it)."""
+    """Filters from query parameters, each checked into range: a value no form sends is a 400
+    in Chinese (xunqin.web.params), as on the app's other pages."""
+    from . import params as checked
     from .labels import AGE_BANDS, GENDERS, STATUSES
     from .pages import parse_day
 
     def pick(name: str, allowed: Any) -> str | None:
-        value = params.get(name) or ""
-        return value if value in allowed else None
+        return checked.choice(params.get(name) or "", list(allowed), name) or None
 
-    found_from = parse_day(params.get("found_from"), "救助日期")
-    found_to = parse_day(params.get("found_to"), "救助日期")
+    found_from = parse_day(params.get("found_from"), "found_from")
+    found_to = parse_day(params.get("found_to"), "found_to")
+    if found_from and found_to and found_to < found_from:
+        raise checked.BadParameter("救助日期的结束日期早于开始日期")
     return Filters(station=station, gender=pick("gender", GENDERS), age=pick("age", AGE_BANDS), status=pick("status", STATUSES),
                    found_from=found_from, found_to=found_to, province=pick("province", provinces_known),
                    band=pick("band", PROBABILITY_BANDS), sort=pick("sort", SORTS) or "score")
@@ -313,28 +315,26 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
     from fastapi import HTTPException, Request
     from fastapi.responses import HTMLResponse, Response
 
-    from xunqin.store import audit_log
-
     from . import auth
     from .app import DB, User
     from .labels import AGE_BANDS, GENDERS, STATUSES
-    from .pages import need, render
+    from xunqin.store import audit_log
 
+    from .pages import ip, need, render
 
     @app.get("/queue", response_class=HTMLResponse)
     def queue_page(request: Request, s: DB, user: User) -> Response:
-        need(user, auth.CAN_REVIEW)
+        need(s, request, user, auth.CAN_REVIEW)
         ensure_fresh(s)
-        params = dict(request.query_params)
+        params = {k: v[:200] for k, v in request.query_params.items()}
         if user.role == "staff":
             station = user.station or ""
         else:
-            station = params.get("station", "")
-            station = station if station in stations(s) else ""
+            from . import params as checked
+
+            station = checked.choice(params.get("station", ""), stations(s), "station")
         known_provinces = provinces(s)
         f = filters_from(params, station=station or None, provinces_known=known_provinces)
-        if f.found_from and f.found_to and f.found_to < f.found_from:
-            raise HTTPException(400, "救助日期的结束日期早于开始日期")
         try:
             number = int(params.get("page") or 1)
         except ValueError:
@@ -342,12 +342,11 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
         if not 1 <= number <= MAX_PAGE:
             raise HTTPException(400, "页码超出范围")
         pg = page(s, f, number)
-        audit_log.add(s, user.username, "queue_view", entity="queue", entity_id=str(pg.number),
-                      detail={"shown": [r.station_record_id for r in pg.rows], "total": pg.total})
+        audit_log.add(s, user.username, "queue_view", ip=ip(request), entity="queue", entity_id=str(pg.number),
+              detail={"shown": [r.station_record_id for r in pg.rows], "total": pg.total})
         s.commit()
         link_filters = dataclasses.replace(f, station=f.station if user.role != "staff" else None)
         return render(request, "queue.html", user, page=pg, filters=f, today=dt.date.today(),
                       stations=stations(s) if user.role != "staff" else [user.station], provinces=known_provinces,
                       genders=GENDERS, age_bands=AGE_BANDS, statuses=STATUSES, bands=PROBABILITY_BANDS, sorts=SORTS,
                       filter_qs=link_filters.query_string(), numbers=page_numbers(pg.number, pg.pages))
-

@@ -99,10 +99,11 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
     from fastapi import HTTPException, Request
     from fastapi.responses import HTMLResponse, Response
 
+    from .app import DB, User
     from xunqin.store import audit_log
 
-    from .app import DB, User
-    from .pages import CAN_SEARCH, clip, need, parse_day, render, sees_full_id
+    from . import params
+    from .pages import CAN_SEARCH, clip, deny, ip, need, parse_day, render, sees_full_id
 
     lock = threading.Lock()  # one index catch-up at a time per app
 
@@ -114,16 +115,13 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
 
     @app.get("/search", response_class=HTMLResponse)
     def search_page(request: Request, s: DB, user: User) -> Response:
-        need(user, CAN_SEARCH)
+        need(s, request, user, CAN_SEARCH)
         p = request.query_params
         form = {k: clip(p.get(k), FIELD_MAX) for k in ("name", "id_number", "number", "place", "date_from", "date_to")}
-        scope = p.get("scope") if p.get("scope") in SCOPES else "all"
-        ids = p.get("ids") or ""
-        if ids not in ("", "full"):
-            raise HTTPException(400, "参数 ids 只能是 full")
-        full = ids == "full"
+        scope = params.choice(p.get("scope", "")[:20], list(SCOPES), "scope") or "all"
+        full = params.choice(p.get("ids", "")[:10], ("full",), "ids") == "full"
         if full and not sees_full_id(user):
-            raise HTTPException(403, "您的角色只能看到隐去中间位数的身份证号")
+            raise deny(s, request, user, 403, "您的角色只能看到隐去中间位数的身份证号", "role")
         ctx: dict[str, Any] = {"form": form, "scope": scope, "scopes": SCOPES, "kind_text": KIND_TEXT, "rows": None,
                                "total": 0, "capped": False, "notes": [], "error": None, "notice": None, "full_ids": full,
                                "may_see_full": sees_full_id(user), "limit": LIMIT}
@@ -138,7 +136,7 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
             kinds = search.KINDS if scope == "all" else (scope,)
             station = None
         query = search.Query(name=form["name"], id_text=form["id_number"], number=form["number"], place=form["place"],
-                             date_from=parse_day(form["date_from"], "开始日期"), date_to=parse_day(form["date_to"], "结束日期"),
+                             date_from=parse_day(form["date_from"], "date_from"), date_to=parse_day(form["date_to"], "date_to"),
                              kinds=kinds, station=station)
         ctx["notice"] = index_state(s)
         try:
@@ -147,12 +145,13 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
             ctx["error"] = str(exc)
             return render(request, "search.html", user, code=400, **ctx)
         rows = rows_for(s, query, found, full)
-        audit_log.add(s, user.username, "search", entity="search", detail={
-            "criteria": query.criteria(), "scope": list(kinds), "total": found.total,
-            "shown": [f"{r.kind[0].upper()}:{r.record_id}" for r in rows], "full_ids": full})
+        # one entry per search; a search showing full ID numbers is an ID-number view
+        detail = {"criteria": query.criteria(), "scope": list(kinds), "total": found.total,
+                  "shown": [f"{r.kind[0].upper()}:{r.record_id}" for r in rows]}
         if full:
-            audit_log.add(s, user.username, "id_number_view", entity="search",
-                          detail={"records": [f"{r.kind[0].upper()}:{r.record_id}" for r in rows]})
+            audit_log.add(s, user.username, "id_number_view", entity="search", detail=detail, ip=ip(request))
+        else:
+            audit_log.add(s, user.username, "search", entity="search", detail=detail, ip=ip(request))
         s.commit()
         plain = {**{k: v for k, v in form.items() if v}, **({"scope": scope} if scope != "all" else {})}
         ctx.update(rows=rows, total=found.total, capped=found.capped, notes=found.notes,

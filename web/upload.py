@@ -69,7 +69,7 @@ def refuse_rows_by_station(normalized: pd.DataFrame, rejects: pd.DataFrame, know
     return normalized.loc[~refused].reset_index(drop=True), merged.sort_values(["row"], kind="stable").reset_index(drop=True)
 
 
-def process(url: str, upload_id: int, path: Path, kind: str, own_station: str | None, actor: str) -> None:
+def process(url: str, upload_id: int, path: Path, kind: str, own_station: str | None, actor: str, ip: str | None = None) -> None:
     """Read, check and store one uploaded file, recording each stage on its upload row."""
     from xunqin.ingest import FileRefused
     from xunqin.ingest.read import read_table
@@ -109,7 +109,7 @@ def process(url: str, upload_id: int, path: Path, kind: str, own_station: str | 
                 warnings=int((sev == "warning").sum()), finished_at=utcnow()))
             audit_log.add(s, actor, "upload", entity="source_file", entity_id=str(outcome.file_id),
                           detail={"kind": kind, "rows": len(raw.data), "taken": len(normalized), "new": outcome.rows_new,
-                                  "changed": outcome.rows_changed, "rejects": len(rejects)})
+                                  "changed": outcome.rows_changed, "rejects": len(rejects)}, ip=ip)
     except Exception as exc:  # a bug or an odd file: the page says so, the server goes on
         # the type only: a message or traceback may quote the file's values
         logging.getLogger(__name__).error("upload %s failed: %s", upload_id, type(exc).__name__)
@@ -145,9 +145,9 @@ def reject_rows(s: Session, source_file_id: int, limit: int | None = SHOWN_REJEC
 
 def rejects_csv(rows: list[RejectRow]) -> bytes:
     """The rejects as a spreadsheet-safe CSV in Chinese (UTF-8 with BOM)."""
-    from xunqin.ingest import _excel_safe
+    from xunqin.ingest.spreadsheet import defuse_formula
 
-    frame = pd.DataFrame([{"行": r.row, "列": r.column, "内容": _excel_safe(r.value), "原因": r.reason, "处理": r.severity} for r in rows],
+    frame = pd.DataFrame([{"行": r.row, "列": r.column, "内容": defuse_formula(r.value), "原因": r.reason, "处理": r.severity} for r in rows],
                          columns=["行", "列", "内容", "原因", "处理"])
     buf = io.StringIO()
     frame.to_csv(buf, index=False, lineterminator="\r\n")
@@ -155,7 +155,8 @@ def rejects_csv(rows: list[RejectRow]) -> bytes:
 
 
 def police_import_module():  # type: ignore[no-untyped-def]
-    """The police results import (``xunqin.flows.police``), None while it is not installed."""
+    """The police results import (``xunqin.flows.police``: ``import_file(url, path, actor)``),
+    None where it is not installed."""
     try:
         from xunqin.flows import police  # type: ignore[attr-defined]
     except ImportError:
@@ -164,13 +165,15 @@ def police_import_module():  # type: ignore[no-untyped-def]
 
 
 def register(app) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote
+
     from fastapi import HTTPException, Request, UploadFile
-    from fastapi.responses import HTMLResponse, Response
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
+    from starlette.concurrency import run_in_threadpool
 
     from . import auth
     from .app import DB, User
-    from .pages import CAN_UPLOAD, check_csrf, need, render
-
+    from .pages import CAN_UPLOAD, check_csrf, ip, need, render
 
     async def saved_file(upload: UploadFile) -> tuple[Path, int, str]:
         """The upload written to a private temporary folder: (path, size, clean file name)."""
@@ -195,7 +198,7 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
 
     @app.get("/upload", response_class=HTMLResponse)
     def upload_form(request: Request, s: DB, user: User) -> Response:
-        need(user, CAN_UPLOAD)
+        need(s, request, user, CAN_UPLOAD)
         mine = s.scalars(sa.select(Upload).where(Upload.username == user.username).order_by(Upload.id.desc()).limit(20)).all()
         return render(request, "upload.html", user, kinds={k: KIND_TEXT[k] for k in kinds_for(user.role)}, uploads=mine,
                       stages=STAGES, known=stations.known_names(s) if "stations" in kinds_for(user.role) else [])
@@ -204,62 +207,80 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
     def progress_script(user: User) -> Response:
         return Response(PROGRESS_JS, media_type="text/javascript", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.post("/upload")
-    async def upload_file(request: Request, s: DB, user: User) -> Response:
-        need(user, CAN_UPLOAD)
-        form = await request.form()
-        check_csrf(user, form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None)
-        kind = form.get("kind") if isinstance(form.get("kind"), str) else ""
+    def start(request: Request, s: Session, user: auth.CurrentUser, form: Any) -> str:
+        """Checks, then the upload row and its worker; the result page's address."""
+        check_csrf(s, request, user, form.get("csrf_token"))
+        need(s, request, user, CAN_UPLOAD)
         allowed = kinds_for(user.role)
+        kind = form.get("kind") if isinstance(form.get("kind"), str) else ""
         if kind not in allowed:
             kind = allowed[0] if len(allowed) == 1 else ""
         if not kind:
             raise HTTPException(400, "请选择文件类别")
         if kind == "stations" and user.role == "staff" and not user.station:
             raise HTTPException(403, "您的账号没有所属救助站")
-        file = form.get("file")
-        if not hasattr(file, "read"):
+        if not hasattr(form.get("file"), "read"):
             raise HTTPException(400, "请选择要上传的文件")
-        path, size, name = await saved_file(file)  # type: ignore[arg-type]
-        upload = Upload(token=secrets.token_urlsafe(16), username=user.username, kind=kind, file_name=name, size_bytes=size,
-                        status="waiting", rows_in=0, rows_taken=0, rows_refused=0, values_rejected=0, warnings=0, created_at=utcnow())
-        s.add(upload)
-        s.commit()
-        own = user.station if user.role == "staff" else None
-        threading.Thread(target=process, args=(request.app.state.url, upload.id, path, kind, own, user.username),
-                         name="xunqin-upload", daemon=True).start()
-        from fastapi.responses import RedirectResponse
+        return kind
 
-        return RedirectResponse(f"/upload/{upload.token}", status_code=303)
+    @app.post("/upload")
+    async def upload_file(request: Request, s: DB, user: User) -> Response:
+        form = await request.form()
+        kind = await run_in_threadpool(start, request, s, user, form)
+        path, size, name = await saved_file(form.get("file"))  # type: ignore[arg-type]
 
-    # ---- police verification results: a handler of its own, for the police import
+        def record() -> str:
+            upload = Upload(token=secrets.token_urlsafe(16), username=user.username, kind=kind, file_name=name, size_bytes=size,
+                            status="waiting", rows_in=0, rows_taken=0, rows_refused=0, values_rejected=0, warnings=0,
+                            created_at=utcnow())
+            s.add(upload)
+            s.commit()
+            own = user.station if user.role == "staff" else None
+            threading.Thread(target=process, args=(request.app.state.url, upload.id, path, kind, own, user.username, ip(request)),
+                             name="xunqin-upload", daemon=True).start()
+            return upload.token
 
-    @app.get("/upload/police", response_class=HTMLResponse, name="police_upload_form")
-    def police_form(request: Request, user: User) -> Response:
-        need(user, POLICE_UPLOAD)
+        return RedirectResponse(f"/upload/{await run_in_threadpool(record)}", status_code=303)
+
+    # ---- police verification results: their own page, through the police import (xunqin.flows.police)
+
+    @app.get("/upload/police", response_class=HTMLResponse)
+    def police_form(request: Request, s: DB, user: User) -> Response:
+        need(s, request, user, POLICE_UPLOAD)
         return render(request, "upload_police.html", user, available=police_import_module() is not None, result=None)
 
-    @app.post("/upload/police", response_class=HTMLResponse)
-    async def police_upload(request: Request, s: DB, user: User) -> Response:
-        """Hand the file to ``xunqin.flows.police`` (the lead wires the call: see the report)."""
-        need(user, POLICE_UPLOAD)
-        form = await request.form()
-        check_csrf(user, form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None)
+    def police_checks(request: Request, s: Session, user: auth.CurrentUser, form: Any) -> Any:
+        check_csrf(s, request, user, form.get("csrf_token"))
+        need(s, request, user, POLICE_UPLOAD)
         module = police_import_module()
         if module is None:
             raise HTTPException(503, "公安核查结果的导入功能尚未接通，文件没有处理；请稍后再试或联系管理员")
-        file = form.get("file")
-        if not hasattr(file, "read"):
+        if not hasattr(form.get("file"), "read"):
             raise HTTPException(400, "请选择要上传的文件")
-        path, _, _ = await saved_file(file)  # type: ignore[arg-type]
+        return module
+
+    def police_import(request: Request, user: auth.CurrentUser, module: Any, path: Path) -> Response:
+        from xunqin.ingest import FileRefused
+
         try:
-            result = module.import_upload(request.app.state.url, path, actor=user.username)
+            result = module.import_file(request.app.state.url, path, actor=user.username)
+        except FileRefused as exc:
+            where = f"“{column_text(exc.column)}”列：" if exc.column else ""
+            return render(request, "upload_police.html", user, code=400, available=True, result=None,
+                          error=where + file_reason_text(exc.why))
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
         return render(request, "upload_police.html", user, available=True, result=result)
 
-    def own_upload(s: Session, user: auth.CurrentUser, token: str) -> Upload:
-        need(user, CAN_UPLOAD)
+    @app.post("/upload/police", response_class=HTMLResponse)
+    async def police_upload(request: Request, s: DB, user: User) -> Response:
+        form = await request.form()
+        module = await run_in_threadpool(police_checks, request, s, user, form)
+        path, _, _ = await saved_file(form.get("file"))  # type: ignore[arg-type]
+        return await run_in_threadpool(police_import, request, user, module, path)
+
+    def own_upload(s: Session, request: Request, user: auth.CurrentUser, token: str) -> Upload:
+        need(s, request, user, CAN_UPLOAD)
         upload = s.scalars(sa.select(Upload).where(Upload.token == token[:64])).first()
         if upload is None or (upload.username != user.username and user.role != "admin"):
             raise HTTPException(404, "没有这次上传")
@@ -267,32 +288,29 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
 
     @app.get("/upload/{token}", response_class=HTMLResponse)
     def upload_result(request: Request, s: DB, user: User, token: str) -> Response:
-        upload = own_upload(s, user, token)
+        upload = own_upload(s, request, user, token)
         finished = upload.status in FINISHED
         source = s.get(SourceFile, upload.source_file_id) if upload.source_file_id else None
         rejects = reject_rows(s, upload.source_file_id) if finished and upload.source_file_id else []
         if finished and rejects:
-            audit_log.add(s, user.username, "upload_rejects_view", entity="source_file", entity_id=str(upload.source_file_id),
-                          detail={"rows": len(rejects)})
+            audit_log.add(s, user.username, "upload_rejects_view", ip=ip(request), entity="source_file", entity_id=str(upload.source_file_id),
+                  detail={"rows": len(rejects)})
             s.commit()
         label, step = STAGES[upload.status]
         return render(request, "upload_result.html", user, upload=upload, finished=finished, stage=label, step=step,
                       steps=len(STAGES) - 3, source=source, rejects=rejects, shown_limit=SHOWN_REJECTS, kind_text=KIND_TEXT)
 
     @app.get("/upload/{token}/rejects.csv")
-    def upload_rejects(s: DB, user: User, token: str) -> Response:
-        upload = own_upload(s, user, token)
+    def upload_rejects(request: Request, s: DB, user: User, token: str) -> Response:
+        upload = own_upload(s, request, user, token)
         if upload.source_file_id is None:
             raise HTTPException(404, "这次上传没有被拒收的内容")
         rows = reject_rows(s, upload.source_file_id, limit=None)
-        audit_log.add(s, user.username, "upload_rejects_download", entity="source_file", entity_id=str(upload.source_file_id),
-                      detail={"rows": len(rows)})
+        audit_log.add(s, user.username, "upload_rejects_download", ip=ip(request), entity="source_file", entity_id=str(upload.source_file_id),
+              detail={"rows": len(rows)})
         s.commit()
-        from urllib.parse import quote
-
         return Response(rejects_csv(rows), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f"attachment; filename=\"rejects.csv\"; filename*=UTF-8''{quote('未收内容_' + upload.file_name + '.csv')}"})
-
 
 
 POLICE_UPLOAD = frozenset({"police", "admin"})

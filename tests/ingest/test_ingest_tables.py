@@ -115,6 +115,11 @@ REPORT_FIELDS = [
     ("missing_date", "2015.03.02", {"missing_date": "2015-03-02", "missing_date_precision": "day"}, None),
     ("missing_place", "河南省周口市商水县", {"missing_codes": "411623", "missing_province": "410000"}, None),
     ("contact_phone", " １３８００００００００ ", {"contact_phone": "13800000000"}, None),
+    ("contact_phone", "+86 139-1234-5678", {"contact_phone": "13912345678"}, None),
+    ("contact_phone", "(0431)8888 1234转801、13912345678", {"contact_phone": "0431-88881234转801|13912345678"}, None),
+    ("contact_phone", "170000", {"contact_phone": None}, "too short"),  # a number cut short
+    ("contact_phone", "12345678901", {"contact_phone": None}, "not a mobile"),
+    ("contact_phone", "13912345678、170000", {"contact_phone": "13912345678"}, "too short"),  # the good one kept
     ("source", "家属", {"source": "家属"}, None),
     ("id_number", FEMALE_ID, {"id_number": FEMALE_ID, "id_gender": "女", "id_fragments": None}, None),
 ]
@@ -132,6 +137,21 @@ def test_report_field(tmp_path: Path, field: str, raw: str, expected: dict, reje
         assert errors["column"].tolist() == [field]
         assert reject in errors["reason"].iloc[0]
     assert row["report_id"] == "R1" and row["name_clean"] == "测试甲"
+
+
+def test_phone_rejects_show_the_bad_number(tmp_path: Path) -> None:
+    rows = [REPORT_EN] + [
+        [{"report_id": f"R{i}", "name": "测试甲", "missing_date": "2015-03-02", "contact_phone": phone}.get(c, "") for c in REPORT_EN]
+        for i, phone in enumerate(["13912345678、170000", "170000", "13912345678、170000", "1390000"])
+    ]
+    df, rejects, _ = ingest_one(write_csv(tmp_path / "r.csv", rows), "reports")
+    assert df["contact_phone"].tolist() == ["13912345678", None, "13912345678", None]
+    assert rejects[["row", "column", "value", "reason_zh"]].values.tolist() == [
+        [2, "contact_phone", "170000", "电话号码位数不够（可能被截断）"],
+        [3, "contact_phone", "170000", "电话号码位数不够（可能被截断）"],
+        [4, "contact_phone", "170000", "电话号码位数不够（可能被截断）"],
+        [5, "contact_phone", "1390000", "电话号码位数不够（可能被截断）"],
+    ]
 
 
 # Cross-field checks: (fields, warned column or None, reason fragment)

@@ -65,13 +65,19 @@ def _messages(root: Path) -> set[str]:
     and reasons given to CellProblem / _warn / rejects rows."""
     found: set[str] = set()
     for path in root.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                     and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                     for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
                 func = node.exc.func
                 if isinstance(func, ast.Name) and func.id == "ValueError" and node.exc.args:
                     arg = node.exc.args[0]
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                         found.add(arg.value)
+                    elif isinstance(arg, ast.Name) and arg.id in constants:  # raise ValueError(TOO_SHORT)
+                        found.add(constants[arg.id])
             elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) == 2:
                 first, second = node.value.elts
                 if isinstance(first, ast.Constant) and first.value is None and isinstance(second, ast.Constant) and isinstance(second.value, str):

@@ -23,6 +23,8 @@ from xunqin.normalizers.ages import AgeRange, chinese_int, parse_age, parse_age_
         ("虚岁61", 57, 63),
         ("六十", 57, 63),
         ("六十五岁", 62, 68),
+        ("百岁", 97, 103),
+        ("一百零二岁", 99, 105),
         ("六十来岁", 57, 63),
         ("60多岁", 60.5, 69),
         ("六十多岁", 60.5, 69),
@@ -144,13 +146,14 @@ def test_parse_age_exact_invalid(raw):
 @pytest.mark.parametrize(
     "text, expected",
     [("六十", 60), ("六十五", 65), ("十", 10), ("十二", 12), ("二十", 20), ("一百", 100),
-     ("一百零二", 102), ("两", 2), ("二〇二三", 2023), ("一九六五", 1965), ("零", 0)],
+     ("一百零二", 102), ("两", 2), ("二〇二三", 2023), ("一九六五", 1965), ("零", 0),
+     ("百", 100), ("两百", 200), ("一百一", 110), ("三十五", 35), ("二〇〇五", 2005), ("九十九", 99)],
 )
 def test_chinese_int(text, expected):
     assert chinese_int(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "六十x", "abc"])
+@pytest.mark.parametrize("text", ["", "六十x", "abc", "十十", "百百", "五点五", "负五", "六十万"])
 def test_chinese_int_invalid(text):
     with pytest.raises(ValueError):
         chinese_int(text)

@@ -65,6 +65,7 @@ def sample_world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     on purpose, so hashing once per session keeps the suite quick), station A and B with one
     person each that has candidates."""
     from xunqin.store import db, stations
+    from xunqin.store.models import AuditLog
     from xunqin.web import auth
 
     root = tmp_path_factory.mktemp("websample")
@@ -86,6 +87,8 @@ def sample_world(tmp_path_factory: pytest.TempPathFactory) -> dict:
         auth.add_user(s, "police", PASSWORD, "police")
         auth.add_user(s, "admin", PASSWORD, "admin")
         stations.seed_from_records(s)  # the sample's stations on the list
+        # set-up, not a test's doing: the audit log starts empty as before
+        s.execute(sa.delete(AuditLog).where(AuditLog.action == "station_added"))
     db.dispose(url)
     con = sqlite3.connect(path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file: copies are whole

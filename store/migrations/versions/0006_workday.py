@@ -13,7 +13,7 @@
   existing rows take their ``updated_at``.
 
 Revision ID: 0006_workday
-Revises: 0004_labels
+Revises: 0005_audit_ip
 Create Date: 2026-12-05
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_workday"
-down_revision = "0004_labels"
+down_revision = "0005_audit_ip"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,59 @@
+"""Ingest speed: wall and CPU time of reading and normalizing exchange files, and the share of it
+the cyclic garbage collector would take if ingest did not pause it.
+
+    python benchmarks/bench_ingest.py --reports FILE [--stations FILE] [--warm FILE] [--gc-share]
+
+``--warm FILE`` ingests another reports file first, so the reference tables are loaded and the
+figures are those of a process that already holds them (a night's second file, the web upload).
+``--gc-share`` leaves the collector on (ingest normally pauses it) and times its passes.
+Generate files with ``python -m xunqin.data.generate --stations N --reports N --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--stations")
+    parser.add_argument("--reports")
+    parser.add_argument("--warm", help="a reports file to ingest first (not timed)")
+    parser.add_argument("--gc-share", action="store_true", help="collector on; time spent in its passes")
+    args = parser.parse_args(argv)
+
+    import xunqin.ingest as ingest
+
+    if args.warm:
+        ingest.ingest_one(args.warm, "reports")
+    in_gc = {"seconds": 0.0, "passes": 0, "freed": 0, "started": 0.0}
+    if args.gc_share:
+        ingest.normalize_stations = ingest.normalize_stations.__wrapped__  # type: ignore[attr-defined]
+        ingest.normalize_reports = ingest.normalize_reports.__wrapped__  # type: ignore[attr-defined]
+
+        def timed(phase: str, info: dict) -> None:
+            if phase == "start":
+                in_gc["started"] = time.process_time()
+            else:
+                in_gc["seconds"] += time.process_time() - in_gc["started"]
+                in_gc["passes"] += 1
+                in_gc["freed"] += info["collected"]
+
+        gc.callbacks.append(timed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = ingest.ingest_files(args.stations, args.reports)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rows = sum(c.rows_in for c in result.counts.values())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rows {rows:,}  wall {wall:.2f} s  cpu {cpu:.2f} s  peak {peak_mb:,.0f} MB  rejects {len(result.rejects):,}")
+    if args.gc_share:
+        print(f"collector: {in_gc['seconds']:.2f} s of {cpu:.2f} s cpu ({100 * in_gc['seconds'] / cpu:.0f}%), "
+              f"{in_gc['passes']} passes, {in_gc['freed']} objects freed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
