@@ -131,12 +131,12 @@ FILE_REASONS: tuple[tuple[str, str], ...] = (
     (r"malformed CSV \((?P<x>.*)\)", "CSV 格式有误（{x}）"),
     (r"not a readable XLSX workbook \((?P<x>.*)\)", "不是能读取的 XLSX 工作簿（{x}）"),
     (r"workbook has no worksheet", "工作簿里没有工作表"),
-    (r"no header row: none of the first (?P<x>\d+) rows names the (?P<kind>stations|reports) columns",
+    (r"no header row: none of the first (?P<x>\d+) rows names the (?P<kind>stations|reports|police) columns",
      "找不到表头：前 {x} 行里没有{kind}的列名"),
     (r"duplicate header: two columns map to (?P<column>\w+) \((?P<x>.*)\)", "表头重复：两列都对应“{column}”（{x}）"),
     (r"required column missing \((?P<x>.*)\)", "缺少必填的列（{x}）"),
 )
-_KIND_TEXT = {"stations": "救助站记录", "reports": "寻人启事"}
+_KIND_TEXT = {"stations": "救助站记录", "reports": "寻人启事", "police": "公安核查结果"}
 
 _GENERIC = "数据有问题（{code}）"
 _PLACEHOLDER = re.compile(r"\{(column|row|why|error|chars)\}")

@@ -177,17 +177,30 @@ def test_the_progress_page_refreshes_while_a_file_is_read(as_user, world) -> Non
     assert as_user("staff_b").get("/upload/t-reading").status_code == 404  # someone else's upload
 
 
-def test_the_police_results_upload_is_its_own_handler(as_user) -> None:  # type: ignore[no-untyped-def]
-    from xunqin.web.upload import police_import_module
-
+def test_the_police_results_upload_goes_through_the_police_import(as_user, world) -> None:  # type: ignore[no-untyped-def]
+    with db.engine(world["url"]).connect() as con:
+        report = con.execute(sa.text("SELECT report_id FROM candidates WHERE station_record_id = :p ORDER BY rank LIMIT 1"),
+                             {"p": world["person_a"]}).scalar()
+    body = ("受助人员编号,寻人启事编号,核查结果,核查方式,核查日期\n"
+            f"{world['person_a']},{report},比中,DNA,2026-11-20\n"
+            f"S999999,{report},比中,DNA,2026-11-20\n"
+            f"{world['person_a']},{report},大概是吧,,\n").encode("utf-8")
     police = as_user("police")
     page = police.get("/upload/police")
-    assert page.status_code == 200 and "核查结果" in page.text
-    assert as_user("staff_a").get("/upload/police").status_code == 403
+    assert page.status_code == 200 and "核查结果" in page.text and "尚未接通" not in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = police.post("/upload/police", data={"csrf_token": token}, files={"file": ("结果.csv", b"x", "text/csv")})
-    if police_import_module() is None:
-        assert r.status_code == 503 and "尚未接通" in r.text
+    r = police.post("/upload/police", data={"csrf_token": token}, files={"file": ("核查结果.csv", body, "text/csv")})
+    assert r.status_code == 200, r.text[:400]
+    assert (_figure(r.text, "police-rows"), _figure(r.text, "police-taken"), _figure(r.text, "police-not-taken")) == (3, 1, 2)
+    assert "核查结果无法识别" in r.text
+    with db.engine(world["url"]).connect() as con:
+        home = con.execute(sa.text("SELECT report_id FROM reunions WHERE station_record_id = :p"), {"p": world["person_a"]}).scalar()
+    assert home == report
+    again = police.post("/upload/police", data={"csrf_token": token}, files={"file": ("核查结果.csv", body, "text/csv")})
+    assert "以前已经导入过" in again.text
+    bad = police.post("/upload/police", data={"csrf_token": token}, files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
+    assert bad.status_code == 400 and "找不到表头" in bad.text
+    assert as_user("staff_a").get("/upload/police").status_code == 403
 
 
 def test_refuse_rows_by_station() -> None:
