@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench bench-incremental bench-quality bench-queue bench-learning nightly serve web clean
+.PHONY: demo test bench bench-incremental bench-quality bench-queue bench-learning bench-web nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job on the embedded default: one night of the batch on the bundled sample into a
-# SQLite database (out/xunqin.db), then the same sample through `xunqin match` to a CSV.
+# SQLite database (out/xunqin.db), its stations on the stations list, then the same sample
+# through `xunqin match` to a CSV.
 demo: $(STAMP)
 	mkdir -p out/inbox
 	cp data/sample/stations.csv data/sample/reports.csv out/inbox/
 	$(BIN)/xunqin nightly --inbox out/inbox --db $(DEMO_DB)
+	$(BIN)/xunqin station seed --db $(DEMO_DB)
 	$(BIN)/xunqin match --stations data/sample/stations.csv --reports data/sample/reports.csv --out out/candidates.csv
 
 test: $(STAMP)
@@ -38,7 +40,10 @@ bench-learning: $(STAMP)
 	$(BIN)/python -m benchmarks.learning --size S
 
 bench-queue: $(STAMP)
-	$(BIN)/python -m xunqin.web.bench_queue
+	$(BIN)/python benchmarks/bench_queue.py
+
+bench-web: $(STAMP)
+	$(BIN)/python benchmarks/web_latency.py
 
 nightly: $(STAMP)
 	$(BIN)/xunqin nightly --inbox inbox

@@ -22,7 +22,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (sub-commands ingest, match, nightly, serve, web, user)."""
+    """The argument parser (sub-commands ingest, match, nightly, serve, web, user, station, search-index)."""
     parser = argparse.ArgumentParser(prog="xunqin", description="寻亲: match rescue-station records against missing-person reports")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="manage review workstation accounts")
     web_command.add_user_arguments(user)
     user.set_defaults(handler=web_command.run_user)
+    station = sub.add_parser("station", help="manage the list of rescue stations")
+    web_command.add_station_arguments(station)
+    station.set_defaults(handler=web_command.run_station)
+    index = sub.add_parser("search-index", help="bring the workstation's search index up to date")
+    web_command.add_search_index_arguments(index)
+    index.set_defaults(handler=web_command.run_search_index)
     return parser
 
 

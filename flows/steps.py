@@ -19,7 +19,7 @@ from xunqin.ingest import FileRefused
 from xunqin.ingest.read import RawTable, read_table
 from xunqin.ingest.schema import Kind
 from xunqin.store import db
-from xunqin.store import audit_log, candidates, decisions, model_versions, records
+from xunqin.store import audit_log, candidates, decisions, model_versions, records, search
 
 if TYPE_CHECKING:
     from xunqin.flows.prepared import NightTables
@@ -128,6 +128,7 @@ def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | 
     with db.sessions(url).begin() as s:
         outcome = records.add_records(s, kind=kind, file_name=file.name, content_hash=content_hash, raw=raw.data,
                                    raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=run_id)
+        search.catch_up(s)  # the search keys land with the records they index
     _move(file, Path(archive), content_hash)
     result = _outcome_dict(outcome)
     result["seconds"] = round(time.perf_counter() - started, 2)

@@ -112,7 +112,31 @@ REASONS: dict[str, str] = {
     "unsupported type for a phone number": "电话号码的数据类型无法识别",
     # ---- places
     "place is not text": "地点不是文字",
+    # ---- uploads in the workstation (a station export names stations of the list)
+    "station not on the stations list: row refused": "救助站不在救助站名单中：整行未收（请改正站名，或请管理员登记该站）",
+    "station is not the uploader's station: row refused": "不是您所在救助站的记录：整行未收",
 }
+
+# Why a whole file was refused (FileRefused.why) -> Chinese; {x} parts are carried over.
+FILE_REASONS: tuple[tuple[str, str], ...] = (
+    (r"file not found", "找不到文件"),
+    (r"is a directory, not a file", "这是文件夹，不是文件"),
+    (r"cannot read file \((?P<x>.*)\)", "无法读取文件（{x}）"),
+    (r"empty file", "文件是空的"),
+    (r"legacy \.xls or encrypted workbook: save as \.xlsx or CSV \(UTF-8\)", "旧版 .xls 或加密的工作簿：请另存为 .xlsx 或 CSV（UTF-8）"),
+    (r"UTF-16 encoding is not accepted: save as CSV UTF-8 or GB18030", "不接受 UTF-16 编码：请另存为 CSV（UTF-8 或 GB18030）"),
+    (r"file holds NUL bytes \(UTF-16 or binary\?\): save as CSV UTF-8 or GB18030",
+     "文件里有空字节（可能是 UTF-16 或二进制文件）：请另存为 CSV（UTF-8 或 GB18030）"),
+    (r"unknown text encoding \(neither UTF-8 nor GB18030\)", "无法识别文字编码（既不是 UTF-8 也不是 GB18030）：请另存为 CSV（UTF-8）"),
+    (r"malformed CSV \((?P<x>.*)\)", "CSV 格式有误（{x}）"),
+    (r"not a readable XLSX workbook \((?P<x>.*)\)", "不是能读取的 XLSX 工作簿（{x}）"),
+    (r"workbook has no worksheet", "工作簿里没有工作表"),
+    (r"no header row: none of the first (?P<x>\d+) rows names the (?P<kind>stations|reports|police) columns",
+     "找不到表头：前 {x} 行里没有{kind}的列名"),
+    (r"duplicate header: two columns map to (?P<column>\w+) \((?P<x>.*)\)", "表头重复：两列都对应“{column}”（{x}）"),
+    (r"required column missing \((?P<x>.*)\)", "缺少必填的列（{x}）"),
+)
+_KIND_TEXT = {"stations": "救助站记录", "reports": "寻人启事", "police": "公安核查结果"}
 
 _GENERIC = "数据有问题（{code}）"
 _PLACEHOLDER = re.compile(r"\{(column|row|why|error|chars)\}")
@@ -196,3 +220,18 @@ def mask_ids_in_text(text: str) -> str:
     if len(text) < 18:
         return text
     return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), text)
+
+
+def file_reason_text(why: str) -> str:
+    """The Chinese text for why a whole file was refused (:class:`FileRefused` ``why``)."""
+    for pattern, template in FILE_REASONS:
+        m = re.fullmatch(pattern, str(why))
+        if m is None:
+            continue
+        parts = m.groupdict()
+        if "kind" in parts:
+            parts["kind"] = _KIND_TEXT[parts["kind"]]
+        if "column" in parts:
+            parts["column"] = column_text(parts["column"])
+        return template.format(**parts)
+    return f"文件无法读取（{why}）"

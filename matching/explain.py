@@ -1,7 +1,9 @@
 """Evidence for each ranked candidate: per comparison, the level reached and its weight in bits.
 
 The columns make a waterfall: ``prior_weight`` plus every ``<comparison>_weight`` adds up to
-``score``; ``evidence`` says the same in one line a reviewer can read.
+``score``; ``evidence`` says the same in one line of codes (``name=folded(+9.5)``) and ``依据`` in
+Chinese for station staff (``姓名：方言近音（+9.5）；…``), from the tables below (the review
+workstation shows the same words).
 """
 
 from __future__ import annotations
@@ -12,9 +14,34 @@ import pandas as pd
 from .model import Model
 
 
+# Comparison and level names in Chinese (a level not listed shows its code).
+COMPARISON_TEXT: dict[str, str] = {
+    "name": "姓名", "gender": "性别", "age": "年龄", "dates": "时间", "hometown": "籍贯",
+    "dialect": "口音", "found_place": "地点", "height": "身高", "id_number": "身份证",
+    "marks": "体貌特征", "conditions": "病症",
+}
+LEVEL_TEXT: dict[str, dict[str, str]] = {
+    "name": {"exact": "姓名相同", "pinyin": "同音", "folded": "方言近音", "given": "名字相同",
+             "nickname_core": "小名相合", "surname": "同姓", "similar": "拼音相近", "else": "不同"},
+    "gender": {"same": "相同", "else": "不同"},
+    "age": {"within": "相符", "close": "接近（±2岁）", "near": "大致（±5岁）", "else": "不符"},
+    "dates": {"found_before_missing": "救助早于走失", "days_30": "走失30天内被救助", "days_365": "一年内",
+              "years_5": "五年内", "else": "五年以上"},
+    "hometown": {"county": "同县", "prefecture": "同市", "province": "同省", "else": "不同"},
+    "dialect": {"province": "口音与户籍省相符", "else": "口音与户籍省不符"},
+    "found_place": {"km_30": "相距30公里内", "km_150": "150公里内", "km_500": "500公里内", "else": "500公里以外"},
+    "height": {"cm_3": "相差3厘米内", "cm_7": "相差7厘米内", "else": "相差较大"},
+    "id_number": {"same": "号码相同", "tail": "尾号相同", "different": "号码不同", "else": "不符"},
+    "marks": {"same_side": "部位与左右相同", "same_part": "部位相同", "same_kind": "类型相同", "else": "不同"},
+    "conditions": {"shared": "有共同病症", "else": "不同"},
+}
+CHINESE_EVIDENCE = "依据"
+
+
 def evidence_frame(model: Model, levels: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     parts = []
+    chinese = []
     for c, comparison in enumerate(model.settings.comparisons):
         labels = np.asarray(comparison.labels, dtype=object)[levels[:, c]]
         w = np.round(weights[:, c].astype(float), 2)
@@ -25,9 +52,17 @@ def evidence_frame(model: Model, levels: np.ndarray, weights: np.ndarray) -> pd.
             np.char.add("(", np.char.add(np.char.mod("%+.1f", w), ")")),
         )
         parts.append(np.where(labels == "null", "", text))
+        names = LEVEL_TEXT.get(comparison.name, {})
+        level_text = np.array([names.get(str(label), str(label)) for label in comparison.labels], dtype=object)[levels[:, c]]
+        text_zh = np.char.add(
+            np.char.add(f"{COMPARISON_TEXT.get(comparison.name, comparison.name)}：", level_text.astype(str)),
+            np.char.add("（", np.char.add(np.char.mod("%+.1f", w), "）")),
+        )
+        chinese.append(np.where(labels == "null", "", text_zh))
     frame = pd.DataFrame(columns)
     frame.insert(0, "prior_weight", round(model.prior_weight, 2))
     if parts:
         stacked = np.stack(parts, axis=1)
         frame["evidence"] = [" ".join(p for p in row if p) for row in stacked]
+        frame[CHINESE_EVIDENCE] = ["；".join(p for p in row if p) for row in np.stack(chinese, axis=1)]
     return frame

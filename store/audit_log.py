@@ -45,6 +45,18 @@ ACTION_NAMES: dict[str, str] = {
     "model_activated": "启用比对模型",
     # police verification results
     "police_result": "录入公安核查结果",
+    # workstation: the day's pages
+    "queue_view": "查看待审队列",
+    "id_number_view": "查看完整身份证号",
+    "search": "查找",
+    "family_match": "寻亲登记比对",
+    "family_case_saved": "保存寻亲登记",
+    "upload": "上传文件",
+    "upload_rejects_view": "查看上传未收内容",
+    "upload_rejects_download": "下载上传未收内容",
+    "dashboard_export": "导出全省统计",
+    "station_added": "登记救助站",
+    "station_changed": "修改救助站",
 }
 
 

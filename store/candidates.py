@@ -187,7 +187,7 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
         if have is None:
             inserts.append({"station_record_id": sid, "report_id": rid, "rank": rank, "score": score,
                             "probability": probability_, "evidence": evidence, "model_version": version,
-                            "run_id": run_id, "updated_at": now})
+                            "run_id": run_id, "updated_at": now, "created_at": now})
         elif not fresh_row:
             if have[1] != rank or abs(have[4] - probability_) > 1e-6:
                 rank_updates.append({"_id": have[0], "rank": rank, "probability": probability_, "run_id": run_id,

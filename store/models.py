@@ -152,6 +152,8 @@ class Candidate(Base):
     model_version: Mapped[str] = mapped_column(sa.String(64))
     run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # when the pair entered the queue (a rescored pair keeps it)
+    created_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True, default=utcnow)
     __table_args__ = (
         sa.UniqueConstraint("station_record_id", "report_id", name="uq_candidates_pair"),
         sa.Index("ix_candidates_station_rank", "station_record_id", "rank", "score"),
@@ -258,3 +260,52 @@ class Lock(Base):
     holder: Mapped[str] = mapped_column(sa.String(200))  # host:pid
     run_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     acquired_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Station(Base):
+    """A rescue station on the admin-managed list: accounts and uploads name one of these."""
+
+    __tablename__ = "stations"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)  # 长春市救助管理站
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    prefecture: Mapped[str] = mapped_column(sa.String(100))  # 长春市
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class SearchKey(Base):
+    """One search key of a record's current version (see :mod:`xunqin.store.search`)."""
+
+    __tablename__ = "search_keys"
+    key_type: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # stations / reports
+    record_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    __table_args__ = (sa.Index("ix_search_keys_record", "kind", "record_id", "key_type", "key"),)
+
+
+UPLOAD_STATUSES = ("waiting", "reading", "checking", "saving", "done", "refused", "failed")
+
+
+class Upload(Base):
+    """A file uploaded in the workstation: its progress and what the ingest made of it."""
+
+    __tablename__ = "uploads"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)  # in the result page's address
+    username: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # stations / reports
+    file_name: Mapped[str] = mapped_column(sa.String(500))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    message: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # Chinese, when refused or failed
+    source_file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("source_files.id"), nullable=True)
+    rows_in: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_taken: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_refused: Mapped[int] = mapped_column(sa.Integer, default=0)
+    values_rejected: Mapped[int] = mapped_column(sa.Integer, default=0)
+    warnings: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    __table_args__ = (sa.Index("ix_uploads_username", "username", "id"),)

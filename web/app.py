@@ -19,7 +19,8 @@ import ipaddress
 import logging
 import secrets
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
@@ -35,16 +36,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from xunqin.store import audit_log, db, decisions
+from xunqin.store import audit_log, db
 from xunqin.store.audit_log import ANONYMOUS
-from xunqin.store.models import AuditLog, Candidate
+from xunqin.store.models import AuditLog
 
 from . import auth, export, params, person, queue
-from .labels import AGE_BANDS, DECISION_CHOICES, DECISION_HELP, GENDERS, STATUSES, local_time
+from .labels import DECISION_HELP, local_time
 
 COOKIE = "xq_session"
 LOGIN_CSRF_COOKIE = "xq_login_csrf"
-NOTE_MAX = 500
 STATIC = ("app.css",)
 AUDIT_PAGE = 100
 HSTS_SECONDS = 365 * 24 * 3600
@@ -147,6 +147,7 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, forwarde
     app.state.sessions = db.sessions(url)
     templates = _templates()
     css = _css()
+    app.state.templates, app.state.css, app.state.url = templates, css, url
 
     def render(request: Request, name: str, user: auth.CurrentUser | None, code: int = 200, **ctx: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"user": user, "css": css, **ctx}, status_code=code)
@@ -188,6 +189,9 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, forwarde
         if headers:
             response.headers.update(headers)
         return response
+
+    # the page modules' routes refuse and audit the same way (xunqin.web.pages)
+    app.state.guard = Guard(need=need, check_csrf=check_csrf, deny=deny)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: LoginRequired) -> Response:
@@ -310,77 +314,6 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, forwarde
             raise HTTPException(404, "文件不存在")
         return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/queue", response_class=HTMLResponse)
-    def queue_page(request: Request, s: DB, user: User, station: Annotated[str, Query(max_length=200)] = "",
-                   gender: Annotated[str, Query(max_length=10)] = "", age: Annotated[str, Query(max_length=10)] = "",
-                   status: Annotated[str, Query(max_length=10)] = "", after: Annotated[str, Query(max_length=300)] = "") -> Response:
-        need(s, request, user, auth.CAN_REVIEW)
-        gender = params.choice(gender, GENDERS, "gender")
-        age = params.choice(age, AGE_BANDS, "age")
-        status = params.choice(status, STATUSES, "status")
-        queue.ensure_fresh(s)
-        if user.role == "staff":
-            station = user.station or ""
-        try:
-            pg = queue.page(s, station=station or None, gender=gender or None, age=age or None,
-                            status=status or None, after=after or None)
-        except ValueError:
-            raise HTTPException(400, "翻页参数无效") from None
-        today = dt.date.today()
-        filters = {"station": station if user.role != "staff" else "", "gender": gender, "age": age, "status": status}
-        next_qs = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
-        return render(request, "queue.html", user, page=pg, today=today, station=station, gender=gender, age=age,
-                      status=status, stations=queue.stations(s) if user.role != "staff" else [user.station],
-                      genders=GENDERS, age_bands=AGE_BANDS, statuses=STATUSES, filter_qs=next_qs, first_page=not after)
-
-    def person_record(s: Session, request: Request, user: auth.CurrentUser, record_id: str):  # type: ignore[no-untyped-def]
-        """The current station record, for a user allowed to see it; one 404 for "not there"
-        and for "another station's" (that one audited), so ids cannot be probed."""
-        need(s, request, user, auth.CAN_REVIEW)
-        missing = "没有这条救助记录，或它不属于您的救助站"
-        record = person.current_station_record(s, record_id) if len(record_id) <= 200 else None
-        if record is None:
-            raise HTTPException(404, missing)
-        station = person.load_json(record.normalized).get("station") or person.load_json(record.raw).get("station")
-        if not user.sees_station(station):
-            raise deny(s, request, user, 404, missing, "other_station", entity="station_record", entity_id=record.record_id)
-        return record, station
-
-    @app.get("/person/{record_id}", response_class=HTMLResponse)
-    def person_page(request: Request, s: DB, user: User, record_id: str,
-                    saved: Annotated[str, Query(max_length=200)] = "") -> Response:
-        record, station = person_record(s, request, user, record_id)
-        cands = person.candidates_view(s, record, user.sees_phone)
-        audit_log.add(s, user.username, "person_view", entity="station_record", entity_id=record.record_id,
-                      detail={"candidates": len(cands)}, ip=client_ip(request))
-        s.commit()
-        return render(request, "person.html", user, record_id=record.record_id, station=station,
-                      raw=person.load_json(record.raw), gender=person.load_json(record.normalized).get("gender"), candidates=cands, history=person.history(s, record.record_id),
-                      choices=DECISION_CHOICES, saved=saved)
-
-    @app.post("/person/{record_id}/decision")
-    def decide(request: Request, s: DB, user: User, record_id: str, report_id: Annotated[str, Form(max_length=200)] = "",
-               decision: Annotated[str, Form(max_length=10)] = "", note: Annotated[str, Form(max_length=5000)] = "",
-               csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-        check_csrf(s, request, user, csrf_token)
-        record, _ = person_record(s, request, user, record_id)
-        if decision not in DECISION_CHOICES:
-            raise HTTPException(400, "请选择 疑似 / 待定 / 排除")
-        note = note.strip()
-        if len(note) > NOTE_MAX:
-            raise HTTPException(400, f"备注最多 {NOTE_MAX} 字")
-        exists = s.scalar(sa.select(Candidate.id).where(Candidate.station_record_id == record.record_id,
-                                                        Candidate.report_id == report_id))
-        if exists is None:
-            raise HTTPException(404, "该候选已不在队列中，请刷新页面")
-        before = queue.fingerprint(s)
-        decisions.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None,
-                                  ip=client_ip(request))
-        queue.refresh_person(s, record.record_id, before)
-        s.commit()
-        return RedirectResponse(f"/person/{quote(record.record_id, safe='')}?saved={quote(report_id, safe='')}#c-{quote(report_id, safe='')}",
-                                status_code=303)
-
     # ------------------------------------------------------------------ export
 
     def days(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
@@ -463,7 +396,21 @@ def create_app(url: str | None = None, *, secure_cookies: bool = False, forwarde
         return render(request, "audit.html", user, rows=view, actions=actions, action=action, actor=actor,
                       next_before=rows[-1].id if more and rows else None, filter_qs=qs)
 
+    # The day's pages, each module registering its own routes (see xunqin.web.pages).
+    from . import dashboard, family, search, stations, upload
+
+    for module in (queue, person, search, family, upload, dashboard, stations):
+        module.register(app)
     return app
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The app's role check, CSRF check and audited denial, for the page modules."""
+
+    need: Callable[..., None]
+    check_csrf: Callable[..., None]
+    deny: Callable[..., HTTPException]
 
 
 # Names of the detail fields of audit entries, for the audit page.

@@ -1,4 +1,5 @@
-"""``xunqin web`` (serve the review app) and ``xunqin user add|list|passwd|disable`` (accounts)."""
+"""``xunqin web`` (serve the review app), ``xunqin user add|list|passwd|disable`` (accounts),
+``xunqin station add|list|seed`` (the stations list) and ``xunqin search-index`` (the search keys)."""
 
 from __future__ import annotations
 
@@ -112,6 +113,10 @@ def run_user(args: argparse.Namespace) -> int:
                     print(f"{u.username}\t{u.role}\t{u.station or '-'}\t{'启用' if u.is_active else '停用'}")
                 return 0
             if args.user_command == "add":
+                if args.role == "staff" and (args.station or "").strip():
+                    from xunqin.store import stations
+
+                    stations.require_known(s, args.station)  # a typo would give an empty queue
                 uid = auth.add_user(s, args.username, _password(), args.role, args.station)
                 audit_log.add(s, "admin-cli", "user_added", entity="user", entity_id=str(uid), detail={"role": args.role})
                 msg = f"已创建用户 {args.username}（{auth.ROLE_LABELS[args.role]}）"
@@ -132,4 +137,66 @@ def run_user(args: argparse.Namespace) -> int:
         print(f"xunqin user: {exc}", file=sys.stderr)
         return 2
     print(msg)
+    return 0
+
+
+def add_station_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``xunqin station`` (sub-commands add, list, seed)."""
+    parser.add_argument("--db", dest="db_url", help="database URL (default $XUNQIN_DB_URL or sqlite:///xunqin.db)")
+    sub = parser.add_subparsers(dest="station_command", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="put a station on the list")
+    add.add_argument("name", help="e.g. 长春市救助管理站")
+    add.add_argument("--code", help="station code (default: the division code of the place in its name)")
+    add.add_argument("--prefecture", help="its prefecture (default: from the place in its name)")
+    sub.add_parser("list", help="list the stations")
+    sub.add_parser("seed", help="put every station named in the station records on the list")
+    for action in sub.choices.values():
+        action.add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def run_station(args: argparse.Namespace) -> int:
+    from xunqin.store import db, stations
+
+    url = db.database_url(getattr(args, "db_url", None))
+    db.upgrade(url)
+    try:
+        with db.sessions(url).begin() as s:
+            if args.station_command == "list":
+                rows = stations.list_stations(s)
+                for st in rows:
+                    print(f"{st.code}\t{st.name}\t{st.prefecture}\t{'使用中' if st.is_active else '已停用'}")
+                if not rows:
+                    print("救助站名单是空的：用 xunqin station add 或 xunqin station seed 登记")
+                return 0
+            if args.station_command == "add":
+                st = stations.add_station(s, args.name, args.code, args.prefecture, actor="admin-cli")
+                print(f"已登记 {st.name}（代码 {st.code}，{st.prefecture}）")
+                return 0
+            added, unplaced = stations.seed_from_records(s, actor="admin-cli")
+            print(f"从救助记录登记了 {len(added)} 个救助站" + (f"，共 {len(stations.list_stations(s))} 个" if added else "（名单已齐）"))
+            for name in unplaced:
+                print(f"未登记（看不出所在地，请用 xunqin station add 加 --code 和 --prefecture）：{name}", file=sys.stderr)
+            return 0
+    except ValueError as exc:
+        print(f"xunqin station: {exc}", file=sys.stderr)
+        return 2
+
+
+def add_search_index_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", dest="db_url", help="database URL (default $XUNQIN_DB_URL or sqlite:///xunqin.db)")
+    parser.add_argument("--rebuild", action="store_true", help="index every current record afresh")
+
+
+def run_search_index(args: argparse.Namespace) -> int:
+    import time
+
+    from xunqin.store import db, search
+
+    url = db.database_url(getattr(args, "db_url", None))
+    db.upgrade(url)
+    started = time.perf_counter()
+    with db.bulk_transaction(url) as s:
+        done = search.rebuild(s) if args.rebuild else search.catch_up(s)
+    db.wait_checkpoints(url)
+    print(f"搜索索引：救助站记录 {done['stations']} 条、寻人启事 {done['reports']} 条已建索引（{time.perf_counter() - started:.1f} 秒）")
     return 0

@@ -6,29 +6,14 @@ import datetime as dt
 import math
 from typing import Any
 
+from xunqin.matching.explain import COMPARISON_TEXT, LEVEL_TEXT
+
 # China has one time zone and no daylight saving: a fixed offset needs no tz database.
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
-COMPARISONS: dict[str, str] = {
-    "name": "姓名", "gender": "性别", "age": "年龄", "dates": "时间", "hometown": "籍贯",
-    "dialect": "口音", "found_place": "地点", "height": "身高", "id_number": "身份证",
-    "marks": "体貌特征", "conditions": "病症",
-}
-LEVELS: dict[str, dict[str, str]] = {
-    "name": {"exact": "姓名相同", "pinyin": "同音", "folded": "方言近音", "given": "名字相同",
-             "nickname_core": "小名相合", "surname": "同姓", "similar": "拼音相近", "else": "不同"},
-    "gender": {"same": "相同", "else": "不同"},
-    "age": {"within": "相符", "close": "接近（±2岁）", "near": "大致（±5岁）", "else": "不符"},
-    "dates": {"found_before_missing": "救助早于走失", "days_30": "走失30天内被救助", "days_365": "一年内",
-              "years_5": "五年内", "else": "五年以上"},
-    "hometown": {"county": "同县", "prefecture": "同市", "province": "同省", "else": "不同"},
-    "dialect": {"province": "口音与户籍省相符", "else": "口音与户籍省不符"},
-    "found_place": {"km_30": "相距30公里内", "km_150": "150公里内", "km_500": "500公里内", "else": "500公里以外"},
-    "height": {"cm_3": "相差3厘米内", "cm_7": "相差7厘米内", "else": "相差较大"},
-    "id_number": {"same": "号码相同", "tail": "尾号相同", "different": "号码不同", "else": "不符"},
-    "marks": {"same_side": "部位与左右相同", "same_part": "部位相同", "same_kind": "类型相同", "else": "不同"},
-    "conditions": {"shared": "有共同病症", "else": "不同"},
-}
+# The matcher's Chinese names for comparisons and levels (also its candidates CSV's 依据 column).
+COMPARISONS: dict[str, str] = COMPARISON_TEXT
+LEVELS: dict[str, dict[str, str]] = LEVEL_TEXT
 MISSING_LEVEL = "null"
 DECISION_CHOICES = ("疑似", "待定", "排除")  # what reviewers pick on the person page
 DECISION_HELP = {"疑似": "送公安核查", "待定": "不确定，稍后再看", "排除": "不是此人"}

@@ -67,6 +67,9 @@ class QueueEntry(Base):
     __tablename__ = "web_queue"
     station_record_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     station: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    name: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)  # as the station wrote it
+    hometown: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)  # as the person said it
+    hometown_province: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)  # 河南省
     gender: Mapped[str | None] = mapped_column(sa.String(10), nullable=True)
     age_band: Mapped[str] = mapped_column(sa.String(10))
     age_text: Mapped[str | None] = mapped_column(sa.String(60), nullable=True)

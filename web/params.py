@@ -23,6 +23,11 @@ NAMES = {
     "action": "操作", "actor": "用户", "gender": "性别", "age": "年龄段", "status": "状态", "after": "翻页位置",
     "next": "跳转地址", "username": "用户名", "password": "密码", "csrf_token": "表单令牌", "report_id": "寻人编号",
     "decision": "标记", "note": "备注", "record_id": "站内编号",
+    # the working day's pages
+    "found_from": "救助日期（起）", "found_to": "救助日期（止）", "province": "籍贯省份", "band": "最高概率",
+    "sort": "排序", "page": "页码", "ids": "身份证号显示", "saved": "已保存的寻人编号", "name": "姓名",
+    "id_number": "身份证号", "number": "编号", "place": "地点", "scope": "范围", "kind": "类别", "token": "上传编号",
+    "code": "代码", "prefecture": "所在地市", "active": "状态", "station_id": "救助站",
 }
 
 

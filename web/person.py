@@ -1,7 +1,10 @@
 """What the person page shows: the station record beside each candidate report, the marks of
-agreement, the waterfall of weights and the decision history."""
+agreement, the waterfall of weights and the decision history; and the page's routes.
 
-from __future__ import annotations
+The first :data:`OPEN_CANDIDATES` candidates are open, the others folded until opened. ID numbers
+are masked (first 6, last 4) unless the reader's role sees them in full, and then only after a
+click that the audit log records.
+"""
 
 import datetime as dt
 import json
@@ -16,6 +19,8 @@ from xunqin.store.models import Candidate, Decision, Report, StationRecord
 from .labels import COMPARISONS, comparison_names, evidence_summary, level_label, local_time, number
 
 AGREE_BITS = 0.5  # a field counts as agreeing / disagreeing beyond half a bit either way
+OPEN_CANDIDATES = 3
+PROBABILITY_MEANING = "概率：在这份候选名单内，这份寻人启事就是此人的可能性"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Bar:
 @dataclass(frozen=True)
 class CandidateView:
     report_id: str
+    name: str  # the report's name (for the folded summary line)
     rank: int
     score: float
     probability: float
@@ -96,8 +102,11 @@ def _years_between(a: Any, b: Any) -> float | None:
 
 
 def field_rows(st_raw: dict[str, Any], st_norm: dict[str, Any], rp_raw: dict[str, Any], rp_norm: dict[str, Any],
-               evidence: dict[str, Any], show_phone: bool) -> list[FieldRow]:
-    """The two records field by field; each row marked by the weights of its comparisons."""
+               evidence: dict[str, Any], show_phone: bool, full_ids: bool = False) -> list[FieldRow]:
+    """The two records field by field; each row marked by the weights of its comparisons. ID
+    numbers (and ID-shaped runs in notes and marks) are masked unless ``full_ids``."""
+    from .pages import id_shown, text_shown
+
     age = _age_at(st_norm.get("found_date"), rp_norm.get("birth_date"))
     gap = _years_between(st_norm.get("found_date"), rp_norm.get("missing_date"))
     name = _text(rp_raw.get("name"))
@@ -120,9 +129,9 @@ def field_rows(st_raw: dict[str, Any], st_norm: dict[str, Any], rp_raw: dict[str
         ("口音", _text(st_raw.get("dialect")), "（与户籍地比较）" if _text(st_raw.get("dialect")) else "", ("dialect",)),
         ("发现 / 走失地点", _text(st_raw.get("found_place")), _text(rp_raw.get("missing_place")), ("found_place",)),
         ("身高", _text(st_raw.get("height_cm")), _text(rp_raw.get("height_cm")), ("height",)),
-        ("体貌特征", _text(st_raw.get("features")), _text(rp_raw.get("features")), ("marks", "conditions")),
-        ("身份证号", _text(st_raw.get("id_number")), _text(rp_raw.get("id_number")), ("id_number",)),
-        ("备注 / 来源", _text(st_raw.get("notes")), _text(rp_raw.get("source")), ()),
+        ("体貌特征", text_shown(st_raw.get("features"), full_ids), text_shown(rp_raw.get("features"), full_ids), ("marks", "conditions")),
+        ("身份证号", id_shown(st_raw.get("id_number"), full_ids), id_shown(rp_raw.get("id_number"), full_ids), ("id_number",)),
+        ("备注 / 来源", text_shown(st_raw.get("notes"), full_ids), _text(rp_raw.get("source")), ()),
         ("家属电话", "", (phone if show_phone else "（仅公安联络员可见）") if phone else "", ()),
     ]
     rows = []
@@ -156,7 +165,7 @@ def waterfall(evidence: dict[str, Any]) -> tuple[list[Bar], float]:
     return bars, round(-lo * scale, 2)
 
 
-def candidates_view(session: Session, record: StationRecord, show_phone: bool) -> list[CandidateView]:
+def candidates_view(session: Session, record: StationRecord, show_phone: bool, full_ids: bool = False) -> list[CandidateView]:
     """Every open candidate of this station record, best first."""
     cands = session.scalars(sa.select(Candidate).where(Candidate.station_record_id == record.record_id)
                             .order_by(Candidate.rank, Candidate.report_id)).all()
@@ -171,8 +180,8 @@ def candidates_view(session: Session, record: StationRecord, show_phone: bool) -
         ev = load_json(c.evidence)
         bars, zero_at = waterfall(ev)
         d = latest.get(c.report_id)
-        out.append(CandidateView(c.report_id, c.rank, float(c.score), float(c.probability),
-                                 field_rows(st_raw, st_norm, rp_raw, rp_norm, ev, show_phone), bars, zero_at,
+        out.append(CandidateView(c.report_id, _text(rp_raw.get("name")), c.rank, float(c.score), float(c.probability),
+                                 field_rows(st_raw, st_norm, rp_raw, rp_norm, ev, show_phone, full_ids), bars, zero_at,
                                  evidence_summary(ev), d.decision if d else None, d.reviewer if d else None,
                                  local_time(d.decided_at) if d else ""))
     return out
@@ -189,3 +198,90 @@ def latest_for_person(session: Session, record_id: str) -> dict[str, Decision]:
 def history(session: Session, record_id: str) -> list[HistoryRow]:
     rows = session.scalars(sa.select(Decision).where(Decision.station_record_id == record_id).order_by(Decision.id.desc())).all()
     return [HistoryRow(d.report_id, d.decision, d.note or "", d.reviewer, local_time(d.decided_at)) for d in rows]
+
+
+def has_id_numbers(record: StationRecord, candidates: list[CandidateView]) -> bool:
+    """Whether the page masks anything a full view would show."""
+    raw = load_json(record.raw)
+    return bool(_text(raw.get("id_number"))) or any(
+        "*" in r.station or "*" in r.report for c in candidates for r in c.rows if r.label in ("身份证号", "备注 / 来源", "体貌特征"))
+
+
+def register(app) -> None:  # type: ignore[no-untyped-def]
+    """The person page (``?ids=full``: ID numbers in full, for the roles that may, audited) and its decision form."""
+    from typing import Annotated
+    from urllib.parse import quote
+
+    from fastapi import Form, HTTPException, Query, Request
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+    from xunqin.store import audit_log, decisions
+
+    from . import auth, params, queue
+    from .app import DB, User
+    from .labels import DECISION_CHOICES
+    from .pages import check_csrf, deny, id_shown, ip, need, render, sees_full_id, text_shown
+
+    note_max = 500
+
+    def person_record(s: Session, request: Request, user: auth.CurrentUser, record_id: str) -> tuple[StationRecord, str | None]:
+        """The current station record, for a user allowed to see it; one 404 for "not there"
+        and for "another station's" (that one audited), so ids cannot be probed."""
+        need(s, request, user, auth.CAN_REVIEW)
+        missing = "没有这条救助记录，或它不属于您的救助站"
+        record = current_station_record(s, record_id) if len(record_id) <= 200 else None
+        if record is None:
+            raise HTTPException(404, missing)
+        station = load_json(record.normalized).get("station") or load_json(record.raw).get("station")
+        if not user.sees_station(station):
+            raise deny(s, request, user, 404, missing, "other_station", entity="station_record", entity_id=record.record_id)
+        return record, station
+
+    @app.get("/person/{record_id}", response_class=HTMLResponse)
+    def person_page(request: Request, s: DB, user: User, record_id: str, saved: Annotated[str, Query(max_length=200)] = "",
+                    ids: Annotated[str, Query(max_length=10)] = "") -> Response:
+        record, station = person_record(s, request, user, record_id)
+        full = params.choice(ids, ("full",), "ids") == "full"
+        if full and not sees_full_id(user):
+            raise deny(s, request, user, 403, "您的角色只能看到隐去中间位数的身份证号", "role",
+                       entity="station_record", entity_id=record.record_id)
+        cands = candidates_view(s, record, user.sees_phone, full_ids=full)
+        # one entry per view: a view of the full numbers is its own kind, naming the reports shown
+        if full:
+            audit_log.add(s, user.username, "id_number_view", ip=ip(request), entity="station_record", entity_id=record.record_id,
+                  detail={"candidates": len(cands), "reports": [c.report_id for c in cands]})
+        else:
+            audit_log.add(s, user.username, "person_view", ip=ip(request), entity="station_record", entity_id=record.record_id,
+                  detail={"candidates": len(cands)})
+        s.commit()
+        raw = load_json(record.raw)
+        return render(request, "person.html", user, record_id=record.record_id, station=station, raw=raw,
+                      id_number=id_shown(raw.get("id_number"), full), notes=text_shown(raw.get("notes"), full),
+                      features=text_shown(raw.get("features"), full), full_ids=full,
+                      may_see_full=sees_full_id(user) and has_id_numbers(record, cands),
+                      gender=load_json(record.normalized).get("gender"), candidates=cands, open_count=OPEN_CANDIDATES,
+                      history=history(s, record.record_id), choices=DECISION_CHOICES,
+                      probability_meaning=PROBABILITY_MEANING, saved=saved)
+
+    @app.post("/person/{record_id}/decision")
+    def decide(request: Request, s: DB, user: User, record_id: str, report_id: Annotated[str, Form(max_length=200)] = "",
+               decision: Annotated[str, Form(max_length=10)] = "", note: Annotated[str, Form(max_length=5000)] = "",
+               csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+        check_csrf(s, request, user, csrf_token)
+        record, _ = person_record(s, request, user, record_id)
+        if decision not in DECISION_CHOICES:
+            raise HTTPException(400, "请选择 疑似 / 待定 / 排除")
+        note = note.strip()
+        if len(note) > note_max:
+            raise HTTPException(400, f"备注最多 {note_max} 字")
+        exists = s.scalar(sa.select(Candidate.id).where(Candidate.station_record_id == record.record_id,
+                                                        Candidate.report_id == report_id))
+        if exists is None:
+            raise HTTPException(404, "该候选已不在队列中，请刷新页面")
+        before = queue.fingerprint(s)
+        decisions.record_decision(s, record.record_id, report_id, decision, reviewer=user.username, note=note or None,
+                                  ip=ip(request))
+        queue.refresh_person(s, record.record_id, before)
+        s.commit()
+        target = quote(record.record_id, safe="")
+        return RedirectResponse(f"/person/{target}?saved={quote(report_id, safe='')}#c-{quote(report_id, safe='')}", status_code=303)

@@ -1,12 +1,13 @@
-"""The review queue: an indexed table of station persons with open candidates.
+"""The review queue: an indexed table of station persons with open candidates, and its page.
 
 ``web_queue`` is derived data. It is rebuilt when the fingerprint of what it is derived from
 (candidates, decisions, runs, station records) changes, and patched for one person after a
-decision made in the app; so a queue page is one indexed, keyset-paginated SELECT.
+decision made in the app; so a queue page is one indexed SELECT with filters (station, sex, age
+band, found-date range, hometown province, probability band, decision state), a sort (score,
+probability, waiting time, found date) and numbered pages.
 """
 
-from __future__ import annotations
-
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -24,7 +25,13 @@ from .labels import age_band
 from .models import QueueEntry, WebMeta
 
 PAGE_SIZE = 50
+MAX_PAGE = 10_000
 CHUNK = 900
+# Probability bands of the best candidate: key -> (label, low, high), low <= p < high.
+PROBABILITY_BANDS: dict[str, tuple[str, float, float]] = {
+    "90+": ("90% 以上", 0.9, 2.0), "50-90": ("50%–90%", 0.5, 0.9), "10-50": ("10%–50%", 0.1, 0.5), "0-10": ("10% 以下", -1.0, 0.1),
+}
+SORTS: dict[str, str] = {"score": "最高分值", "probability": "概率", "waiting": "等待时间", "found": "救助日期（新的在前）"}
 FINGERPRINT_KEY = "queue_fingerprint"
 _rebuild_lock = threading.Lock()  # one rebuild at a time per process
 
@@ -33,7 +40,8 @@ _rebuild_lock = threading.Lock()  # one rebuild at a time per process
 class QueuePage:
     rows: list[QueueEntry]
     total: int
-    next_cursor: str | None
+    number: int  # 1-based
+    pages: int
 
 
 def fingerprint(session: Session) -> str:
@@ -67,6 +75,24 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 def _status(n_suspect: int, n_pending: int) -> str:
     return "疑似" if n_suspect else "待定" if n_pending else "未审"
+
+
+def _clipped(value: Any, limit: int) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text[:limit] or None
+
+
+def province_name(codes: Any) -> str | None:
+    """The first province of a '|'-joined code list, by name (河南省); None when there is none."""
+    from xunqin.normalizers.places import UnknownDivision, division
+
+    for code in str(codes or "").split("|"):
+        if len(code) == 6:
+            try:
+                return division(code).name
+            except UnknownDivision:
+                continue
+    return None
 
 
 def _as_date(text: Any) -> dt.date | None:
@@ -128,6 +154,9 @@ def _entries(session: Session, ids: Sequence[str] | None) -> list[dict[str, Any]
         out.append({
             "station_record_id": sid,
             "station": norm.get("station") or raw.get("station"),
+            "name": _clipped(raw.get("name"), 100),
+            "hometown": _clipped(raw.get("hometown"), 200),
+            "hometown_province": province_name(norm.get("hometown_provinces")),
             "gender": norm.get("gender") if norm.get("gender") in ("男", "女") else None,
             "age_band": age_band(norm.get("age_low"), norm.get("age_high")),
             "age_text": (str(raw.get("estimated_age") or "")[:60]) or None,
@@ -181,46 +210,143 @@ def refresh_person(session: Session, station_record_id: str, fingerprint_before:
         _store_fingerprint(session, fingerprint(session))
 
 
-def encode_cursor(row: QueueEntry) -> str:
-    return f"{row.best_score!r}~{row.waiting_since.isoformat()}~{row.station_record_id}"
+@dataclass(frozen=True)
+class Filters:
+    """What a queue page shows; every field already checked (see :func:`filters_from`)."""
+
+    station: str | None = None
+    gender: str | None = None
+    age: str | None = None
+    status: str | None = None
+    found_from: dt.date | None = None
+    found_to: dt.date | None = None
+    province: str | None = None
+    band: str | None = None
+    sort: str = "score"
+
+    def query_string(self) -> str:
+        """The filters as URL parameters (without the page), for links to other pages."""
+        from urllib.parse import urlencode
+
+        values = {"station": self.station, "gender": self.gender, "age": self.age, "status": self.status,
+                  "found_from": self.found_from.isoformat() if self.found_from else None,
+                  "found_to": self.found_to.isoformat() if self.found_to else None,
+                  "province": self.province, "band": self.band, "sort": self.sort if self.sort != "score" else None}
+        return urlencode({k: v for k, v in values.items() if v})
 
 
-def decode_cursor(text: str) -> tuple[float, dt.date, str]:
-    """Parse a keyset cursor; ValueError for anything malformed."""
-    parts = (text or "").split("~", 2)
-    if len(parts) != 3 or not parts[2] or len(text) > 300:
-        raise ValueError("bad cursor")
-    return float(parts[0]), dt.date.fromisoformat(parts[1]), parts[2]
-
-
-def page(session: Session, *, station: str | None = None, gender: str | None = None, age: str | None = None,
-         status: str | None = None, after: str | None = None, size: int = PAGE_SIZE) -> QueuePage:
-    """One page of the queue: best score first, then the longest waiting; keyset on the sort key."""
+def page(session: Session, filters: Filters | None = None, number: int = 1, size: int = PAGE_SIZE) -> QueuePage:
+    """Page ``number`` (1-based) of the queue under ``filters``; past the last page gives the last."""
+    f = filters or Filters()
     where: list[Any] = []
-    if station:
-        where.append(QueueEntry.station == station)
-    if gender:
-        where.append(QueueEntry.gender == gender)
-    if age:
-        where.append(QueueEntry.age_band == age)
-    if status:
-        where.append(QueueEntry.status == status)
+    if f.station:
+        where.append(QueueEntry.station == f.station)
+    if f.gender:
+        where.append(QueueEntry.gender == f.gender)
+    if f.age:
+        where.append(QueueEntry.age_band == f.age)
+    if f.status:
+        where.append(QueueEntry.status == f.status)
+    if f.found_from:
+        where.append(QueueEntry.found_date >= f.found_from.isoformat())
+    if f.found_to:
+        where.append(QueueEntry.found_date <= f.found_to.isoformat())
+    if f.province:
+        where.append(QueueEntry.hometown_province == f.province)
+    if f.band:
+        _, low, high = PROBABILITY_BANDS[f.band]
+        where.append(sa.and_(QueueEntry.best_probability >= low, QueueEntry.best_probability < high))
     total = int(session.scalar(sa.select(sa.func.count()).select_from(QueueEntry).where(*where)) or 0)
-    stmt = sa.select(QueueEntry).where(*where)
-    if after:
-        score, since, sid = decode_cursor(after)
-        stmt = stmt.where(sa.or_(
-            QueueEntry.best_score < score,
-            sa.and_(QueueEntry.best_score == score, QueueEntry.waiting_since > since),
-            sa.and_(QueueEntry.best_score == score, QueueEntry.waiting_since == since, QueueEntry.station_record_id > sid),
-        ))
-    stmt = stmt.order_by(QueueEntry.best_score.desc(), QueueEntry.waiting_since, QueueEntry.station_record_id).limit(size + 1)
-    rows = list(session.scalars(stmt))
-    more = len(rows) > size
-    rows = rows[:size]
-    return QueuePage(rows, total, encode_cursor(rows[-1]) if more and rows else None)
+    pages = max(1, -(-total // size))
+    number = min(max(1, number), pages)
+    order = {
+        "score": (QueueEntry.best_score.desc(), QueueEntry.waiting_since),
+        "probability": (QueueEntry.best_probability.desc(), QueueEntry.best_score.desc()),
+        "waiting": (QueueEntry.waiting_since, QueueEntry.best_score.desc()),
+        # a person without a found date goes last
+        "found": (sa.case((QueueEntry.found_date.is_(None), 1), else_=0), QueueEntry.found_date.desc(), QueueEntry.best_score.desc()),
+    }[f.sort]
+    stmt = sa.select(QueueEntry).where(*where).order_by(*order, QueueEntry.station_record_id).offset((number - 1) * size).limit(size)
+    return QueuePage(list(session.scalars(stmt)), total, number, pages)
+
+
+def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
+    """Page links to show: first, last and a few around the current one; None for a gap."""
+    wanted = sorted({1, pages, *range(max(1, current - around), min(pages, current + around) + 1)})
+    out: list[int | None] = []
+    for n in wanted:
+        if out and out[-1] is not None and n - out[-1] > 1:
+            out.append(None)
+        out.append(n)
+    return out
+
+
+def provinces(session: Session) -> list[str]:
+    """Hometown provinces of the people in the queue (for the filter)."""
+    return [p for p in session.scalars(sa.select(QueueEntry.hometown_province).distinct().order_by(QueueEntry.hometown_province)) if p]
 
 
 def stations(session: Session) -> list[str]:
     """Stations that have people in the queue (for the filter)."""
     return [s for s in session.scalars(sa.select(QueueEntry.station).distinct().order_by(QueueEntry.station)) if s]
+
+
+def filters_from(params: dict[str, str], *, station: str | None, provinces_known: list[str]) -> Filters:
+    """Filters from query parameters, each checked into range: a value no form sends is a 400
+    in Chinese (xunqin.web.params), as on the app's other pages."""
+    from . import params as checked
+    from .labels import AGE_BANDS, GENDERS, STATUSES
+    from .pages import parse_day
+
+    def pick(name: str, allowed: Any) -> str | None:
+        return checked.choice(params.get(name) or "", list(allowed), name) or None
+
+    found_from = parse_day(params.get("found_from"), "found_from")
+    found_to = parse_day(params.get("found_to"), "found_to")
+    if found_from and found_to and found_to < found_from:
+        raise checked.BadParameter("救助日期的结束日期早于开始日期")
+    return Filters(station=station, gender=pick("gender", GENDERS), age=pick("age", AGE_BANDS), status=pick("status", STATUSES),
+                   found_from=found_from, found_to=found_to, province=pick("province", provinces_known),
+                   band=pick("band", PROBABILITY_BANDS), sort=pick("sort", SORTS) or "score")
+
+
+def register(app) -> None:  # type: ignore[no-untyped-def]
+    """The queue page."""
+    from fastapi import HTTPException, Request
+    from fastapi.responses import HTMLResponse, Response
+
+    from . import auth
+    from .app import DB, User
+    from .labels import AGE_BANDS, GENDERS, STATUSES
+    from xunqin.store import audit_log
+
+    from .pages import ip, need, render
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue_page(request: Request, s: DB, user: User) -> Response:
+        need(s, request, user, auth.CAN_REVIEW)
+        ensure_fresh(s)
+        params = {k: v[:200] for k, v in request.query_params.items()}
+        if user.role == "staff":
+            station = user.station or ""
+        else:
+            from . import params as checked
+
+            station = checked.choice(params.get("station", ""), stations(s), "station")
+        known_provinces = provinces(s)
+        f = filters_from(params, station=station or None, provinces_known=known_provinces)
+        try:
+            number = int(params.get("page") or 1)
+        except ValueError:
+            raise HTTPException(400, "页码应为数字") from None
+        if not 1 <= number <= MAX_PAGE:
+            raise HTTPException(400, "页码超出范围")
+        pg = page(s, f, number)
+        audit_log.add(s, user.username, "queue_view", ip=ip(request), entity="queue", entity_id=str(pg.number),
+              detail={"shown": [r.station_record_id for r in pg.rows], "total": pg.total})
+        s.commit()
+        link_filters = dataclasses.replace(f, station=f.station if user.role != "staff" else None)
+        return render(request, "queue.html", user, page=pg, filters=f, today=dt.date.today(),
+                      stations=stations(s) if user.role != "staff" else [user.station], provinces=known_provinces,
+                      genders=GENDERS, age_bands=AGE_BANDS, statuses=STATUSES, bands=PROBABILITY_BANDS, sorts=SORTS,
+                      filter_qs=link_filters.query_string(), numbers=page_numbers(pg.number, pg.pages))

@@ -103,3 +103,17 @@ def test_refused_file_exits_non_zero_with_one_line(tmp_path, capsys):
     assert code != 0
     assert len(err) == 1 and "stations.csv" in err[0] and ("station" in err[0] or "found_date" in err[0])
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_candidates_csv_says_its_evidence_in_chinese_too(english):
+    """依据 beside evidence: the same comparisons, levels and weights, in the words reviewers read."""
+    from xunqin.matching.explain import COMPARISON_TEXT, LEVEL_TEXT
+
+    columns = list(english.columns)
+    assert columns.index("依据") == columns.index("evidence") + 1
+    comparisons = [c[: -len("_level")] for c in columns if c.endswith("_level")]
+    for _, row in english.head(300).iterrows():
+        expected = [f"{COMPARISON_TEXT[c]}：{LEVEL_TEXT[c].get(row[f'{c}_level'], row[f'{c}_level'])}（{row[f'{c}_weight']:+.1f}）"
+                    for c in comparisons if not pd.isna(row[f"{c}_level"]) and row[f"{c}_level"] != "null"]  # "null" reads as NaN
+        assert row["依据"] == "；".join(expected)
+    assert not english["依据"].str.contains(r"[a-z_]{3,}", regex=True).any()  # no level codes left untranslated

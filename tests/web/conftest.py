@@ -1,11 +1,15 @@
 """Web fixtures: one database filled from the checked-in sample by the nightly steps (once per
-session), copied per test; accounts for each role; a login helper for TestClient."""
+session), copied per test; accounts for each role; a login helper for TestClient; a real server
+and Debian's Chromium for the browser tests."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import socket
 import sqlite3
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "s3cret-pass"
 STATION_A = "商丘市救助管理站"
 
@@ -57,7 +64,8 @@ def sample_world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Built once: the sample through the nightly steps, accounts of every role (argon2 is slow
     on purpose, so hashing once per session keeps the suite quick), station A and B with one
     person each that has candidates."""
-    from xunqin.store import db
+    from xunqin.store import db, stations
+    from xunqin.store.models import AuditLog
     from xunqin.web import auth
 
     root = tmp_path_factory.mktemp("websample")
@@ -78,6 +86,9 @@ def sample_world(tmp_path_factory: pytest.TempPathFactory) -> dict:
         auth.add_user(s, "reviewer2", PASSWORD, "reviewer")
         auth.add_user(s, "police", PASSWORD, "police")
         auth.add_user(s, "admin", PASSWORD, "admin")
+        stations.seed_from_records(s)  # the sample's stations on the list
+        # set-up, not a test's doing: the audit log starts empty as before
+        s.execute(sa.delete(AuditLog).where(AuditLog.action == "station_added"))
     db.dispose(url)
     con = sqlite3.connect(path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file: copies are whole
@@ -148,3 +159,38 @@ def h():  # type: ignore[no-untyped-def]
     from types import SimpleNamespace
 
     return SimpleNamespace(client_for=client_for, csrf_of=csrf_of, login=login, PASSWORD=PASSWORD, fill_from_inbox=fill_from_inbox)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(app):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture()
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+

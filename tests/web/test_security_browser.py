@@ -5,7 +5,7 @@ cookie, and the error pages are Chinese with a way back."""
 from __future__ import annotations
 
 import pytest
-from test_web_browser import CHROMIUM, browser, server  # noqa: F401 - fixtures
+from test_web_browser import CHROMIUM  # the browser and server fixtures are conftest's
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium missing: run scripts/ci_browser.sh")
 

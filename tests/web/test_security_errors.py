@@ -50,7 +50,7 @@ def test_an_audit_page_position_out_of_range_is_a_chinese_400(as_user, before) -
     ("/queue", {"age": "200+"}, "年龄段"),
     ("/queue", {"status": "确认"}, "状态"),
     ("/queue", {"station": "站" * 201}, "救助站"),
-    ("/queue", {"after": "1~2020-01-01~" + "S" * 400}, "翻页位置"),
+    ("/queue", {"page": "0"}, "页码"),  # page numbers (the keyset cursor is gone)
     ("/export", {"date_from": "2024-02-30"}, "开始日期"),
     ("/export", {"date_to": "31/01/2025"}, "结束日期"),
     ("/export", {"station": "站" * 201}, "救助站"),

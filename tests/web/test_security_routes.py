@@ -55,7 +55,8 @@ EXPECTED: dict[tuple[str, str], dict[str, Expect]] = {
     ("POST", "/"): every(NOT_ALLOWED),
     ("GET", "/static/{name}"): logged_in(Expect(200)),
     ("POST", "/static/{name}"): every(NOT_ALLOWED),
-    ("GET", "/queue"): logged_in(Expect(200), police=DENIED),
+    # The queue shows names: each view is audited with the people shown.
+    ("GET", "/queue"): logged_in(Expect(200, "queue_view"), police=DENIED),
     ("POST", "/queue"): every(NOT_ALLOWED),
     # The record is station A's: staff of B get the answer of a record that is not there.
     ("GET", "/person/{record_id}"): logged_in(Expect(200, "person_view"), staff_b=Expect(404, "access_denied"), police=DENIED),
@@ -69,6 +70,35 @@ EXPECTED: dict[tuple[str, str], dict[str, Expect]] = {
     ("POST", "/export/download"): logged_in(Expect(200, "export"), staff_a=DENIED, staff_b=DENIED),
     ("GET", "/audit"): logged_in(DENIED, admin=Expect(200, "audit_view")),
     ("POST", "/audit"): every(NOT_ALLOWED),
+    # The working day's pages. An empty search form searches nothing (no entry).
+    ("GET", "/search"): logged_in(Expect(200), police=DENIED),
+    ("POST", "/search"): every(NOT_ALLOWED),
+    ("GET", "/family"): logged_in(Expect(200), police=DENIED),
+    ("POST", "/family"): logged_in(Expect(200, "family_match"), police=DENIED),
+    ("GET", "/family/save"): every(NOT_ALLOWED),
+    ("POST", "/family/save"): logged_in(Expect(400), police=DENIED),  # not ranked first: nothing to save
+    ("GET", "/upload"): logged_in(Expect(200), police=DENIED),
+    ("POST", "/upload"): logged_in(Expect(400), police=DENIED),  # no file
+    ("GET", "/upload/progress.js"): logged_in(Expect(200)),
+    ("POST", "/upload/progress.js"): every(NOT_ALLOWED),
+    ("GET", "/upload/police"): logged_in(DENIED, police=Expect(200), admin=Expect(200)),
+    ("POST", "/upload/police"): logged_in(DENIED, police=Expect(400), admin=Expect(400)),  # no file
+    ("GET", "/upload/{token}"): logged_in(Expect(404), police=DENIED),  # nobody's upload
+    ("POST", "/upload/{token}"): every(NOT_ALLOWED),
+    ("GET", "/upload/{token}/rejects.csv"): logged_in(Expect(404), police=DENIED),
+    ("POST", "/upload/{token}/rejects.csv"): every(NOT_ALLOWED),
+    ("GET", "/dashboard"): logged_in(DENIED, reviewer=Expect(200), admin=Expect(200)),
+    ("POST", "/dashboard"): every(NOT_ALLOWED),
+    ("GET", "/dashboard.xlsx"): logged_in(DENIED, reviewer=Expect(200, "dashboard_export"), admin=Expect(200, "dashboard_export")),
+    ("POST", "/dashboard.xlsx"): every(NOT_ALLOWED),
+    ("GET", "/stations"): logged_in(DENIED, admin=Expect(200)),
+    ("POST", "/stations"): every(NOT_ALLOWED),
+    ("GET", "/stations/add"): every(NOT_ALLOWED),
+    ("POST", "/stations/add"): logged_in(DENIED, admin=Expect(400)),  # no name
+    ("GET", "/stations/seed"): every(NOT_ALLOWED),
+    ("POST", "/stations/seed"): logged_in(DENIED, admin=Expect(303, to="/stations")),  # the sample's are listed
+    ("GET", "/stations/{station_id}"): every(NOT_ALLOWED),
+    ("POST", "/stations/{station_id}"): logged_in(DENIED, admin=Expect(303, "station_changed", to="/stations")),
 }
 
 
@@ -85,7 +115,7 @@ def _routes(app) -> list[tuple[str, str, set[str]]]:  # type: ignore[no-untyped-
 
 
 def _path_values(world: dict) -> dict[str, str]:
-    return {"record_id": world["person_a"], "name": "app.css"}
+    return {"record_id": world["person_a"], "name": "app.css", "token": "no-such-upload", "station_id": "1"}
 
 
 def _url(path: str, world: dict) -> str:
@@ -101,6 +131,8 @@ def _form(path: str, world: dict) -> dict[str, str]:
         "/person/{record_id}/decision": {"report_id": world["report_a"], "decision": "待定"},
         "/export/download": {"fmt": "csv"},
         "/login": {"username": "reviewer", "password": "wrong-password"},
+        "/family": {"name": "张三", "missing_date": "2020-01-01"},
+        "/family/save": {"name": "张三", "missing_date": "2020-01-01"},
     }.get(path, {})
 
 
@@ -208,19 +240,19 @@ def test_a_route_added_later_is_walked_and_caught(world, h) -> None:  # type: ig
 
     app = create_app(world["url"], migrate=False)
 
-    @app.get("/dashboard")
-    def dashboard() -> dict:  # no login required: the mistake to catch
+    @app.get("/later-page")
+    def later_page() -> dict:  # no login required: the mistake to catch
         return {}
 
-    @app.post("/upload")
-    def upload(csrf_token: str = Form("")) -> dict:  # takes a form without checking its token
+    @app.post("/later-form")
+    def later_form(csrf_token: str = Form("")) -> dict:  # takes a form without checking its token
         return {}
 
-    with pytest.raises(AssertionError, match=r"\('GET', '/dashboard'\).*\('POST', '/upload'\)"):
+    with pytest.raises(AssertionError, match=r"\('GET', '/later-page'\).*\('POST', '/later-form'\)"):
         test_the_table_has_a_row_for_every_route_and_only_for_them(app)
     client = h.client_for(app, ADDRESS["nobody"])
     walked = {"url": world["url"], "person_a": world["person_a"], "report_a": "R"}
-    problems = _check(client, walked, "nobody", "GET", "/dashboard", TO_LOGIN, "")
+    problems = _check(client, walked, "nobody", "GET", "/later-page", TO_LOGIN, "")
     assert any("status 200, expected 303" in p for p in problems)
-    problems = _check(client, walked, "nobody", "POST", "/upload", TO_LOGIN, "forged-token")
+    problems = _check(client, walked, "nobody", "POST", "/later-form", TO_LOGIN, "forged-token")
     assert any("status 200, expected 303" in p for p in problems)

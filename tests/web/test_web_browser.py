@@ -7,59 +7,20 @@ export and the XLSX is checked. Needs /usr/bin/chromium (scripts/ci_browser.sh i
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The README's screenshot is refreshed only when asked (XUNQIN_UPDATE_SCREENSHOT=1), so a test
 # run does not change the working tree.
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "person-page.png"
 MAX_SCREENSHOT_BYTES = 300_000
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium missing: run scripts/ci_browser.sh")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def server(app):  # type: ignore[no-untyped-def]
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture()
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _login(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
@@ -86,14 +47,14 @@ def test_staff_marks_a_suspect_and_police_download_it(server, browser, world, h,
     page.wait_for_load_state()
     assert page.url.endswith(f"/person/{person}")
 
-    first = page.locator("section.cand").first
+    first = page.locator(".cand").first
     report = first.get_attribute("data-report")
     first.locator("input[name=decision][value='疑似']").check()
     first.locator("input[name=note]").fill("左眉疤痕与家属描述一致")
     first.locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert "已保存" in page.locator(".saved").inner_text()
-    card = page.locator(f"section.cand[data-report='{report}']")
+    card = page.locator(f".cand[data-report='{report}']")
     assert "疑似" in card.locator(".current").inner_text()
     assert "左眉疤痕与家属描述一致" in page.locator("section.record").last.inner_text()
 

@@ -1,4 +1,4 @@
-"""Queue page benchmark: ``python -m xunqin.web.bench_queue [--persons 10000] [--db URL]``.
+"""Queue page benchmark: ``python benchmarks/bench_queue.py [--persons 10000] [--db URL]``.
 
 Fills a database (a temporary SQLite file unless --db is given) with station persons and ten
 candidates each through the store's own functions, then times the queue page (through the whole
@@ -14,7 +14,6 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -70,16 +69,8 @@ def _timed(client, path: str, params: dict, repeats: int) -> list[float]:  # typ
     return out
 
 
-def _cursor_of_page(client, pages: int) -> str:  # type: ignore[no-untyped-def]
-    after = ""
-    for _ in range(pages):
-        html = client.get("/queue", params={"after": after} if after else {}).text
-        after = unquote(re.search(r'after=([^"]+)">下一页', html).group(1))
-    return after
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xunqin.web.bench_queue")
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench_queue.py")
     parser.add_argument("--persons", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--db", help="an empty database URL to fill (default: a temporary SQLite file)")
@@ -116,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             "one station": {"station": STATIONS[0]},
             "gender + age band": {"gender": "女", "age": "60-79"},
             "status 未审": {"status": "未审"},
-            "page 20 (keyset)": {"after": _cursor_of_page(client, 19)},
+            "found dates + band": {"found_from": "2022-01-01", "found_to": "2023-12-31", "band": "90+"},
+            "sorted by found date": {"sort": "found"},
+            "page 20": {"page": "20"},
+            "page 150, by waiting": {"page": "150", "sort": "waiting"},
         }
         print(f"{'scenario':<24} {'median ms':>10} {'p95 ms':>8}  (n={args.repeats})")
         worst = 0.0
