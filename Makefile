@@ -40,10 +40,10 @@ bench-learning: $(STAMP)
 	$(BIN)/python -m benchmarks.learning --size S
 
 bench-queue: $(STAMP)
-	$(BIN)/python benchmarks/bench_queue.py
+	$(BIN)/python -m benchmarks.bench_queue
 
 bench-web: $(STAMP)
-	$(BIN)/python benchmarks/web_latency.py
+	$(BIN)/python -m benchmarks.web_latency
 
 nightly: $(STAMP)
 	$(BIN)/xunqin nightly --inbox inbox

@@ -1,4 +1,4 @@
-"""Queue page benchmark: ``python benchmarks/bench_queue.py [--persons 10000] [--db URL]``.
+"""Queue page benchmark: ``python -m benchmarks.bench_queue [--persons 10000] [--db URL]``.
 
 Fills a database (a temporary SQLite file unless --db is given) with station persons and ten
 candidates each through the store's own functions, then times the queue page (through the whole
@@ -70,7 +70,7 @@ def _timed(client, path: str, params: dict, repeats: int) -> list[float]:  # typ
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python benchmarks/bench_queue.py")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_queue")
     parser.add_argument("--persons", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--db", help="an empty database URL to fill (default: a temporary SQLite file)")

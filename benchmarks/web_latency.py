@@ -1,7 +1,7 @@
 """Search and family-form latency through the whole app, at size M, on SQLite or PostgreSQL.
 
-    python benchmarks/web_latency.py --work bench-out/web-M                 # SQLite file in the work folder
-    python benchmarks/web_latency.py --db postgresql://... --work bench-out/web-M-pg
+    python -m benchmarks.web_latency --work bench-out/web-M                 # SQLite file in the work folder
+    python -m benchmarks.web_latency --db postgresql://... --work bench-out/web-M-pg
 
 The database is loaded as a night would load it: the generator's station records and reports
 (10,000 x 500,000 at M, seed 20261129) taken by the nightly steps (ingest with the search index,
@@ -72,7 +72,7 @@ def _load(url: str, size: str, work: Path) -> dict[str, float]:
         figures[f"ingest_{kind}_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     steps.match_pending(url, run_id=None)
-    db.wait_checkpoints(url)
+    db.checkpoint(url)
     figures["match_s"] = round(time.perf_counter() - t, 1)
     with db.sessions(url).begin() as s:
         stations.seed_from_records(s)
@@ -210,7 +210,7 @@ def run(url: str, size: str, work: Path, repeats: int) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/web_latency.py", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.web_latency", description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="M")
     ap.add_argument("--db", help="an empty (or earlier loaded) database URL; default a SQLite file in the work folder")
     ap.add_argument("--work", help="work folder (kept: the generated files and, for SQLite, the loaded base)")

@@ -107,3 +107,15 @@ def test_a_family_case_is_ranked_saved_and_matched_by_the_next_night(loaded) -> 
                          {"s": pair.station_record_id}).all()
     evidence = [json.loads(e) if isinstance(e, str) else e for _, e in rows]
     assert any(rid == case.report_id or case.report_id in str(ev.get("duplicate_report_ids") or "") for (rid, _), ev in zip(rows, evidence))
+
+
+def test_the_search_index_command_rebuilds_the_index(loaded, capsys) -> None:  # type: ignore[no-untyped-def]
+    from xunqin.flows.cli import main
+
+    with db.sessions(loaded).begin() as s:
+        s.execute(sa.delete(search.SearchKey))
+    assert main(["search-index", "--rebuild", "--db", loaded]) == 0
+    assert "救助站记录 300 条、寻人启事 3000 条已建索引" in capsys.readouterr().out
+    with db.sessions(loaded)() as s:
+        assert search.lag(s) == 0
+        assert s.scalar(sa.select(sa.func.count(sa.distinct(search.SearchKey.record_id)))) == 3300
