@@ -72,7 +72,7 @@ def _load(url: str, size: str, work: Path) -> dict[str, float]:
         figures[f"ingest_{kind}_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     steps.match_pending(url, run_id=None)
-    db.wait_checkpoints(url)
+    db.checkpoint(url)
     figures["match_s"] = round(time.perf_counter() - t, 1)
     with db.sessions(url).begin() as s:
         stations.seed_from_records(s)

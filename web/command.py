@@ -195,8 +195,8 @@ def run_search_index(args: argparse.Namespace) -> int:
     url = db.database_url(getattr(args, "db_url", None))
     db.upgrade(url)
     started = time.perf_counter()
-    with db.bulk_transaction(url) as s:
+    with db.sessions(url).begin() as s:
         done = search.rebuild(s) if args.rebuild else search.catch_up(s)
-    db.wait_checkpoints(url)
+    db.checkpoint(url)
     print(f"搜索索引：救助站记录 {done['stations']} 条、寻人启事 {done['reports']} 条已建索引（{time.perf_counter() - started:.1f} 秒）")
     return 0

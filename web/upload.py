@@ -98,7 +98,7 @@ def process(url: str, upload_id: int, path: Path, kind: str, own_station: str | 
         if kind == "stations":
             normalized, rejects = refuse_rows_by_station(normalized, rejects, known, own_station, raw.file)
         _set(url, upload_id, status="saving")
-        with db.bulk_transaction(url) as s:
+        with db.sessions(url).begin() as s:
             outcome = records.add_records(s, kind=kind, file_name=raw.file, content_hash=content_hash, raw=raw.data,
                                           raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=None)
             search.catch_up(s)
