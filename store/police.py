@@ -55,8 +55,8 @@ def _exported_pairs(session: Session, pairs: list[tuple[str, str]]) -> set[tuple
     stations = sorted({s for s, _ in pairs})
     out: set[tuple[str, str]] = set()
     for part in chunks(stations):
-        out.update(session.execute(sa.select(Decision.station_record_id, Decision.report_id)
-                                   .where(Decision.station_record_id.in_(part), Decision.decision == "疑似")).tuples())
+        out.update(tuple(r) for r in session.execute(sa.select(Decision.station_record_id, Decision.report_id)
+                                                     .where(Decision.station_record_id.in_(part), Decision.decision == "疑似")))
     return out
 
 
@@ -64,9 +64,9 @@ def _recorded(session: Session, pairs: list[tuple[str, str]]) -> set[tuple[str, 
     stations = sorted({s for s, _ in pairs})
     out: set[tuple[str, str, str, str | None, dt.date | None]] = set()
     for part in chunks(stations):
-        out.update(session.execute(sa.select(PoliceResult.station_record_id, PoliceResult.report_id, PoliceResult.result,
-                                             PoliceResult.method, PoliceResult.verified_on)
-                                   .where(PoliceResult.station_record_id.in_(part))).tuples())
+        out.update(tuple(r) for r in session.execute(sa.select(PoliceResult.station_record_id, PoliceResult.report_id,
+                                                               PoliceResult.result, PoliceResult.method, PoliceResult.verified_on)
+                                                     .where(PoliceResult.station_record_id.in_(part))))
     return out
 
 
