@@ -8,6 +8,7 @@ not in it, so a night's state can be scored like a batch match. Ids and evidence
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import pandas as pd
@@ -37,17 +38,15 @@ def held_candidates(url: str, top_k: int | None = None) -> pd.DataFrame:
         closed_s, closed_r = decisions.closed_ids(s)
         excluded = decisions.excluded_pairs(s)
     frame = pd.DataFrame(rows, columns=["station_record_id", "report_id", "rank", "score", "probability", "evidence"])
-    ruled_out = set(zip(excluded["station_record_id"], excluded["report_id"]))
+    pair = pd.MultiIndex.from_frame(frame[["station_record_id", "report_id"]])
     keep = ~frame["station_record_id"].isin(closed_s) & ~frame["report_id"].isin(closed_r)
-    keep &= ~pd.Series([p in ruled_out for p in zip(frame["station_record_id"], frame["report_id"])], index=frame.index, dtype=bool)
+    keep &= ~pair.isin(pd.MultiIndex.from_frame(excluded[["station_record_id", "report_id"]]))
     frame = frame.loc[keep].reset_index(drop=True)
     # ranks closed up after the rows left, best first within each station record
     frame = frame.sort_values(["station_record_id", "score", "report_id"], ascending=[True, False, True], kind="stable")
     frame["rank"] = frame.groupby("station_record_id").cumcount() + 1
     if top_k:
         frame = frame.loc[frame["rank"] <= top_k]
-    import json
-
     evidence = pd.DataFrame([e if isinstance(e, dict) else json.loads(e or "{}") for e in frame["evidence"]],
                             index=frame.index)
     if "duplicate_report_ids" not in evidence:

@@ -80,7 +80,6 @@ def import_file(url: str, path: str | Path, actor: str, *, raw: Any = None, run_
 
     path = Path(path)
     content_hash = records.file_hash(path)
-    db.upgrade(url)
     with db.sessions(url).begin() as s:
         seen = records.find_file(s, content_hash)
         if seen is not None and seen.status == "taken":
@@ -116,7 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from xunqin.store import db
 
-    done = import_file(db.database_url(args.db), args.file, args.actor)
+    url = db.database_url(args.db)
+    db.upgrade(url)  # the night and the web app have migrated already; a command run alone has not
+    done = import_file(url, args.file, args.actor)
     if done["status"] == "seen":
         print(f"{done['file']}: 此文件已导入过，未作任何改动 (taken before: nothing changed)")
         return 0

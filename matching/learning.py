@@ -28,7 +28,7 @@ from . import compare as compare_mod
 from .model import M_MIN_TRAINED, Model
 from .pipeline import match_prepared
 from .prepare import Prepared
-from .probability import Calibration, expected_calibration_error, list_probabilities
+from .probability import Calibration, expected_calibration_error
 
 SMOOTHING_PAIRS = 20.0  # α: EM's estimate weighs as much as this many labelled true pairs
 HELD_OUT_SHARE = 0.3  # labelled station records kept out of training, for the evaluation
@@ -152,4 +152,4 @@ def not_worse(new: Evaluation, active: Evaluation) -> tuple[bool, str]:
                   f"校准误差 {new.ece:.3f} (not worse on held-out labels)")
 
 
-__all__ = ["Evaluation", "evaluate", "fit", "held_out", "list_probabilities", "m_from_labels", "not_worse"]
+__all__ = ["Evaluation", "evaluate", "fit", "held_out", "m_from_labels", "not_worse"]

@@ -1,5 +1,5 @@
 """Uploads: station staff send their station's export, reviewers a list of reports; the police
-liaison's verification results have their own handler (wired to the police import).
+liaison's verification results have their own handler (the police import, xunqin.flows.police).
 
 A file goes the inbox's way (:mod:`xunqin.ingest` reads and normalizes it, the store takes its
 rows as record versions, the search index follows in the same transaction) in a worker thread,
@@ -154,16 +154,6 @@ def rejects_csv(rows: list[RejectRow]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def police_import_module():  # type: ignore[no-untyped-def]
-    """The police results import (``xunqin.flows.police``: ``import_file(url, path, actor)``),
-    None where it is not installed."""
-    try:
-        from xunqin.flows import police  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return police
-
-
 def register(app) -> None:  # type: ignore[no-untyped-def]
     from urllib.parse import quote
 
@@ -247,17 +237,16 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
     @app.get("/upload/police", response_class=HTMLResponse)
     def police_form(request: Request, s: DB, user: User) -> Response:
         need(s, request, user, POLICE_UPLOAD)
-        return render(request, "upload_police.html", user, available=police_import_module() is not None, result=None)
+        return render(request, "upload_police.html", user, result=None)
 
     def police_checks(request: Request, s: Session, user: auth.CurrentUser, form: Any) -> Any:
         check_csrf(s, request, user, form.get("csrf_token"))
         need(s, request, user, POLICE_UPLOAD)
-        module = police_import_module()
-        if module is None:
-            raise HTTPException(503, "公安核查结果的导入功能尚未接通，文件没有处理；请稍后再试或联系管理员")
         if not hasattr(form.get("file"), "read"):
             raise HTTPException(400, "请选择要上传的文件")
-        return module
+        from xunqin.flows import police
+
+        return police
 
     def police_import(request: Request, user: auth.CurrentUser, module: Any, path: Path) -> Response:
         from xunqin.ingest import FileRefused
@@ -266,11 +255,11 @@ def register(app) -> None:  # type: ignore[no-untyped-def]
             result = module.import_file(request.app.state.url, path, actor=user.username)
         except FileRefused as exc:
             where = f"“{column_text(exc.column)}”列：" if exc.column else ""
-            return render(request, "upload_police.html", user, code=400, available=True, result=None,
+            return render(request, "upload_police.html", user, code=400, result=None,
                           error=where + file_reason_text(exc.why))
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
-        return render(request, "upload_police.html", user, available=True, result=result)
+        return render(request, "upload_police.html", user, result=result)
 
     @app.post("/upload/police", response_class=HTMLResponse)
     async def police_upload(request: Request, s: DB, user: User) -> Response:
