@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test bench bench-incremental bench-quality bench-queue bench-learning bench-web nightly serve web clean
+.PHONY: demo test lint bench bench-incremental bench-quality bench-queue bench-learning bench-web nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.matcher

@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         parts = []
         for c in worst:
             labels = settings.comparisons[c].labels
-            common = pd.Series(lt[:, c]).map(lambda k: labels[k]).value_counts(normalize=True).head(2).round(2).to_dict()
-            rival = pd.Series(lw[:, c]).map(lambda k: labels[k]).value_counts(normalize=True).head(2).round(2).to_dict()
+            common = pd.Series(lt[:, c]).map(dict(enumerate(labels))).value_counts(normalize=True).head(2).round(2).to_dict()
+            rival = pd.Series(lw[:, c]).map(dict(enumerate(labels))).value_counts(normalize=True).head(2).round(2).to_dict()
             parts.append(f"{names[c]} {wt[:, c].mean():+.1f} {common} vs {ww[:, c].mean():+.1f} {rival}")
         print(f"  {g} (n={len(o)}): " + "; ".join(parts))
         figures.setdefault("outscored", {})[g] = {names[c]: [float(wt[:, c].mean()), float(ww[:, c].mean())]

@@ -733,7 +733,7 @@ def _top_up(rng, names, labels, render, per, pers, first_of, is_true, k: int, fo
     twice = set(pers[first_of >= 0].tolist())
     single &= ~np.isin(pers, list(twice))
     for form in forms:
-        have = sum(1 for i, l in enumerate(labels) if l == form and is_true[i])
+        have = sum(1 for i, label in enumerate(labels) if label == form and is_true[i])
         if have >= k:
             continue
         cands = [i for i in rng.permutation(len(names)).tolist()
@@ -758,14 +758,14 @@ def _showcase(rng, names, labels, render, pers, first_of, is_true, age, home_cat
     """Make sure one no-name elderly true record has a usable self-reported hometown and age."""
     ok_home = np.isin(home_cat, list(usable))
     ok_age = age_form != len(tx.AGE_FORMS) - 1
-    noname = np.array([l == "placeholder" for l in labels], dtype=bool)
+    noname = np.array([label == "placeholder" for label in labels], dtype=bool)
     good = is_true & noname & (age >= 60)
     if (good & ok_home & ok_age).any():
         return
     cands = np.flatnonzero(good)
     if not len(cands):
         cands = np.flatnonzero(is_true & (age >= 60) & (first_of < 0)
-                               & np.array([l == "exact" for l in labels], dtype=bool))
+                               & np.array([label == "exact" for label in labels], dtype=bool))
         if not len(cands):
             return
     i = int(cands[0])
@@ -1029,7 +1029,7 @@ def _reports(rng: np.random.Generator, per: _Persons, rep_person: np.ndarray, se
         born = tx.ymd(birth)[0].tolist()
         habit = (rng.random(n) < p.report_old_name_habit).tolist()
         missing_named = [named_divisions(c, y, b, h) for c, y, b, h in zip(mc.tolist(), year, born, habit)]
-        mplace = [place_text_named(c, w, (per.town[qq] if h else l) + s, *nd) for c, w, h, l, s, qq, nd in zip(
+        mplace = [place_text_named(c, w, (per.town[qq] if h else lived) + s, *nd) for c, w, h, lived, s, qq, nd in zip(
             mc.tolist(), with_prov, at_home.tolist(), local, spot, q.tolist(), missing_named)]
         home_prov = (rng.random(n) < 0.85).tolist()
         hometown = [place_text_named(c, w, loc, *named_divisions(c, y, b, h)) for c, w, loc, y, b, h in zip(
@@ -1037,7 +1037,7 @@ def _reports(rng: np.random.Generator, per: _Persons, rep_person: np.ndarray, se
         latent = pd.DataFrame({"person": q, "county": per.county[q], "with_province": home_prov,
                                "local": home_local, "year": year, "born": born, "habit": habit})
     else:
-        mplace = [_place_text(c, w, (per.town[qq] if h else l) + s) for c, w, h, l, s, qq in zip(
+        mplace = [_place_text(c, w, (per.town[qq] if h else lived) + s) for c, w, h, lived, s, qq in zip(
             mc.tolist(), with_prov, at_home.tolist(), local, spot, q.tolist())]
         home_prov = (rng.random(n) < 0.85).tolist()
         hometown = [_place_text(c, w, loc) for c, w, loc in zip(per.county[q].tolist(), home_prov, home_local)]

@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from xunqin.flows import prefect_env, tasks
 from xunqin.flows.ingest_flow import ingest
 from xunqin.flows.match_flow import match
-from xunqin.store import db, locks
+from xunqin.store import locks
 
 NightLocked = locks.LockHeld
 

@@ -289,12 +289,3 @@ def overlaps(a: MultiValue, b: MultiValue, i: np.ndarray, j: np.ndarray) -> np.n
     hit = np.take(b.codes, index) == codes[query]
     out[owner[query[hit]]] = True
     return out
-    if b_keys is None:
-        b_keys = sorted_keys(b, span)
-    owner, codes = a.gather(i)
-    query = j[owner] * np.int64(span) + codes
-    pos = np.searchsorted(b_keys, query)
-    pos[pos == len(b_keys)] = 0
-    hit = b_keys[pos] == query
-    out[owner[hit]] = True
-    return out

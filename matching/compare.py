@@ -63,7 +63,7 @@ def compare(
         return out
     with ThreadPoolExecutor(max_workers=workers) as pool:
         finished = 0
-        for stop in pool.map(run, starts):
+        for _ in pool.map(run, starts):
             finished += 1
             if progress:
                 progress(min(finished * chunk, len(i)), len(i))

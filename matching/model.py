@@ -180,7 +180,7 @@ def train(
     share = settings.em.start_match_share
     iterations, change = 0, float("inf")
     posterior = np.zeros(len(levels))
-    for iterations in range(1, settings.em.max_iterations + 1):
+    for iterations in range(1, settings.em.max_iterations + 1):  # noqa: B007 (the count is reported after the loop)
         llr = log_likelihood_ratios(settings, levels, m, u)
         posterior = expectation(llr, starts, sizes, share)
         new_share = float(np.clip(posterior.sum() / max(len(sizes), 1), 1e-6, 1 - 1e-6))

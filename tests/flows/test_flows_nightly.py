@@ -341,7 +341,7 @@ def test_a_night_killed_at_any_step_and_run_again_ends_as_an_uninterrupted_one(
         return out
 
     monkeypatch.setattr(target, function, killed)
-    with pytest.raises(BaseException):
+    with pytest.raises(KeyboardInterrupt):
         _run(inbox, db_url)
     assert calls["n"] >= nth
     monkeypatch.setattr(target, function, real)

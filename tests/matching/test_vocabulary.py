@@ -37,7 +37,7 @@ def test_reloaded_vocabulary_codes_as_the_dict_built_one(batches, weak_hash, mon
         monkeypatch.setattr(arrays, "_hash", lambda a: np.array([len(x) for x in a], dtype=np.uint64))
     want = _fresh(BASE)
     got = _reloaded(_fresh(BASE))
-    for night, batch in enumerate(batches):
+    for batch in batches:
         values = np.array(batch, dtype=object)
         assert got.encode(values).tolist() == want.encode(values).tolist()
         assert len(got) == len(want)

@@ -108,7 +108,7 @@ def test_an_upload_shows_its_rejects_in_chinese(server, browser, world, h, tmp_p
         f"BR001,{world['station_a']},欧阳明远,男,约60岁,2025-03-01,河南周口,",
         f"BR002,{world['station_a']},司马青,X,约50岁,2025/13/01,河南,411623196303150312",
         f"BR003,{world['station_b']},诸葛亮亮,男,40,2025-03-02,,",
-        f"BR004,长春救助站,令狐冲冲,男,40,2025-03-02,,",
+        "BR004,长春救助站,令狐冲冲,男,40,2025-03-02,,",
     ]
     path = tmp_path / "本站导出.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
