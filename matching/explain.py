@@ -21,7 +21,7 @@ COMPARISON_TEXT: dict[str, str] = {
     "marks": "体貌特征", "conditions": "病症",
 }
 LEVEL_TEXT: dict[str, dict[str, str]] = {
-    "name": {"exact": "姓名相同", "pinyin": "同音", "folded": "方言近音", "given": "名字相同",
+    "name": {"exact": "姓名相同", "pinyin": "同音", "folded": "方言近音", "given": "名字相同", "partial": "姓名缺一字",
              "nickname_core": "小名相合", "surname": "同姓", "similar": "拼音相近", "else": "不同"},
     "gender": {"same": "相同", "else": "不同"},
     "age": {"within": "相符", "close": "接近（±2岁）", "near": "大致（±5岁）", "else": "不符"},

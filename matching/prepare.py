@@ -97,6 +97,27 @@ def _syllables(series: pd.Series) -> pd.Series:
     return text.str.replace(" ", "|", regex=False)
 
 
+def partial_names(surname: str, given: str) -> str:
+    """'zang|cang', 'wei min' -> 'zang wei|zang min|cang wei|cang min': the surname with each
+    character of a given name of two or more, in order (张伟 or 张明 written for 张伟明)."""
+    out = []
+    for reading in given.split("|") if given else ():
+        syllables = reading.split(" ")
+        if len(syllables) < 2:
+            continue
+        for family in surname.split("|") if surname else ():
+            out.extend(f"{family} {syllable}" for syllable in syllables if syllable)
+    return "|".join(dict.fromkeys(out))
+
+
+def _partials(surname_folded: pd.Series, given_folded: pd.Series) -> pd.Series:
+    pairs = pd.DataFrame({"s": surname_folded.astype("string").fillna(""),
+                          "g": given_folded.astype("string").fillna("")})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
+    table = np.array([partial_names(s, g) for s, g in uniques], dtype=object)
+    return pd.Series(table[codes] if len(codes) else [], index=given_folded.index, dtype=object)
+
+
 def _prefectures(codes: pd.Series) -> pd.Series:
     """Candidate codes -> prefecture codes (ppcc00) of those below province level."""
 
@@ -229,6 +250,7 @@ def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None
         m["syllables_folded"] = split_multi(_syllables(given_folded), vocab).union(
             split_multi(_syllables(_col(df, "alias_folded")), vocab)
         )
+        m["partial_folded"] = split_multi(_partials(_folded(surname), given_folded), vocab)
         kind = np.where(side.values["name_clean"] < 0, "empty", "full")
     else:
         kind = _col(df, "name_kind").astype("string").fillna("empty").to_numpy(dtype=object)
