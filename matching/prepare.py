@@ -118,6 +118,13 @@ def _partials(surname_folded: pd.Series, given_folded: pd.Series) -> pd.Series:
     return pd.Series(table[codes] if len(codes) else [], index=given_folded.index, dtype=object)
 
 
+def _last_syllables(series: pd.Series) -> pd.Series:
+    """'xiu yin|xiu yan' -> 'yin|yan': the last syllable of every reading."""
+    text = series.astype("string").fillna("")
+    return text.map({u: "|".join(dict.fromkeys(r.rsplit(" ", 1)[-1] for r in u.split("|") if r)) if u else ""
+                     for u in pd.unique(text)})
+
+
 def _prefectures(codes: pd.Series) -> pd.Series:
     """Candidate codes -> prefecture codes (ppcc00) of those below province level."""
 
@@ -251,6 +258,8 @@ def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None
             split_multi(_syllables(_col(df, "alias_folded")), vocab)
         )
         m["partial_folded"] = split_multi(_partials(_folded(surname), given_folded), vocab)
+        # 小红, 阿红, 红红 are mostly made from the last character of the given name (丽红)
+        m["given_last_folded"] = split_multi(_last_syllables(given_folded), vocab)
         kind = np.where(side.values["name_clean"] < 0, "empty", "full")
     else:
         kind = _col(df, "name_kind").astype("string").fillna("empty").to_numpy(dtype=object)
