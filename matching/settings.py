@@ -467,6 +467,10 @@ class Settings:
         """Check again (building settings already checks them)."""
         Settings.from_dict(self.to_dict())
 
+    def differences(self, other: Settings) -> list[tuple[str, str, str]]:
+        """Where ``other`` differs from these settings: (path, this value, the other), values as short JSON."""
+        return _differences(self.to_dict(), other.to_dict(), [])
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
@@ -503,6 +507,23 @@ _NESTED: dict[tuple[str, str], type] = {
 @cache
 def _adapter() -> TypeAdapter[Settings]:
     return TypeAdapter(Settings)
+
+
+def _differences(a: Any, b: Any, loc: list[str | int]) -> list[tuple[str, str, str]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in {**a, **b} for d in _differences(a.get(k), b.get(k), [*loc, k])]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [(_path(loc), f"{len(a)} entries", f"{len(b)} entries")]
+        return [d for k, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, [*loc, k])]
+    if a == b:
+        return []
+    return [(_path(loc), _short(a), _short(b))]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if value is not None else "(none)"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _prune(value: Any) -> Any:
