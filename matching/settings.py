@@ -14,7 +14,9 @@ also through ``dataclasses.replace``) checks every key, type and range, every fi
 against the fields :mod:`xunqin.matching.prepare` gives each side, every condition against
 ``levels.PREDICATES`` and its parameters against :data:`PREDICATE_PARAMS`, so a misspelt key is
 refused when the settings load, with its path (``blocking[3].keys[0].station: …``), never a
-``KeyError`` in the middle of a run. Errors are :class:`SettingsError` (a ``ValueError``).
+``KeyError`` in the middle of a run. Loading (``from_dict``, ``from_text``, ``load``) raises
+:class:`SettingsError`, one problem per line; building a class in code raises pydantic's
+``ValidationError`` with the same messages (both are ``ValueError``).
 """
 
 from __future__ import annotations
