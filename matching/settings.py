@@ -50,6 +50,9 @@ class SettingsError(ValueError):
         where = f"{self.source}: " if self.source else ""
         return "\n".join(f"{where}{path}: {why}" if path else f"{where}{why}" for path, why in self.problems)
 
+    def __reduce__(self):  # pickled whole (a task's error crossing processes keeps its problems)
+        return (type(self), (self.problems, self.source))
+
     def located(self, source: str | Path, prefix: str = "") -> SettingsError:
         """The same problems as found in ``source`` (under ``prefix``: a model file's ``settings``)."""
         problems = [(".".join(p for p in (prefix, path) if p), why) for path, why in self.problems]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,13 @@ def test_bad_settings_are_refused_naming_the_key(mutate, path, fragment):
     assert any(where.endswith(path) and fragment in why for where, why in refused.value.problems), refused.value
     line = next(line for line in str(refused.value).splitlines() if fragment in line)
     assert line.startswith("my_settings.yaml: ")
+
+
+def test_a_settings_error_survives_pickling():
+    """Errors of a task cross process boundaries pickled (Prefect, Dask)."""
+    error = SettingsError([("em.seed", "must be >= 0, got -1")], "my.yaml")
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.problems, str(again)) == (SettingsError, error.problems, "my.yaml: em.seed: must be >= 0, got -1")
 
 
 def test_every_problem_is_reported_at_once():
