@@ -111,11 +111,11 @@ def partial_names(surname: str, given: str) -> str:
 
 
 def _partials(surname_folded: pd.Series, given_folded: pd.Series) -> pd.Series:
-    pairs = pd.DataFrame({"s": surname_folded.astype("string").fillna(""),
-                          "g": given_folded.astype("string").fillna("")})
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
-    table = np.array([partial_names(s, g) for s, g in uniques], dtype=object)
-    return pd.Series(table[codes] if len(codes) else [], index=given_folded.index, dtype=object)
+    # '/' is in no reading: the pair as one string, so each distinct pair is worked out once
+    pairs = surname_folded.astype("string").fillna("").str.cat(given_folded.astype("string").fillna(""), sep="/")
+    codes, uniques = pd.factorize(pairs)
+    table = np.array([partial_names(*u.split("/", 1)) for u in uniques] + [""], dtype=object)
+    return pd.Series(table[codes], index=given_folded.index, dtype=object)
 
 
 def _last_syllables(series: pd.Series) -> pd.Series:
