@@ -39,11 +39,7 @@ def train_version(url: str, *, cache_dir: str | None = None, actor: str = "admin
     from xunqin.store import db, labels, model_versions
 
     db.upgrade(url)
-    tables = night_tables(url, cache_dir)
-    try:
-        prepared = tables.snapshot.prepared()
-    finally:
-        tables.wait_saved()
+    prepared = night_tables(url, cache_dir).snapshot.prepared()
     with db.sessions(url)() as s:
         held = labels.latest_labels(s)
         active_row = model_versions.active_row(s)
