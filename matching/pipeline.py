@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,8 @@ import pandas as pd
 from . import blocking, compare as compare_mod, model as model_mod, probability as probability_mod, rank as rank_mod
 from .explain import evidence_frame
 from .prepare import Prepared, prepare
+from .progress import Counted, Progress
 from .settings import Settings, default_settings
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -161,7 +159,7 @@ def match_prepared(
     ctx = compare_mod.context(small)
     levels = compare_mod.compare(
         ctx, settings, si, sj,
-        progress=lambda done, total: say(f"comparing: {done:,}/{total:,} pairs"),
+        progress=lambda done, total: say(Counted("comparing", done, total, "pairs")),
     )
     lap("compare")
     if model is None:
