@@ -45,11 +45,7 @@ def train_version(url: str, *, cache_dir: str | None = None, actor: str = "admin
     say = progress or (lambda _message: None)
     db.upgrade(url)
     say("reading the records held")
-    tables = night_tables(url, cache_dir)
-    try:
-        prepared = tables.snapshot.prepared()
-    finally:
-        tables.wait_saved()
+    prepared = night_tables(url, cache_dir).snapshot.prepared()
     with db.sessions(url)() as s:
         held = labels.latest_labels(s)
         active_row = model_versions.active_row(s)

@@ -1,18 +1,18 @@
-"""The matcher's prepared tables for one night, kept in a snapshot file between nights.
+"""The matcher's prepared tables for one night, kept in a snapshot between nights.
 
 Preparing half a million reports takes longer than matching a night's few hundred new records
 against them, and record versions never change once stored: so the prepared rows are kept in
-a file (one per database, named by the database's instance id) and each night only the versions
-stored since are prepared and the superseded ones dropped. The file is a cache: when it is
-missing, unreadable, from other code or out of step with the database, the night prepares
-everything again and writes a new one. Nothing in it is needed to recover the database.
+a snapshot (a folder of Parquet files, one per database, named by the database's instance id;
+see :mod:`xunqin.matching.snapshot`) and each night only the versions stored since are prepared
+and the superseded ones dropped; the night writes it back before it matches. It is a cache:
+when it is missing, unreadable, from other code or out of step with the database, the night
+prepares everything again and writes a new one. Nothing in it is needed to recover the database.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,15 +41,6 @@ class NightTables:
     source: str  # built / refreshed / reused
     path: Path | None
     timings: dict[str, float]
-    saving: threading.Thread | None = None
-
-    def wait_saved(self) -> None:
-        """Block until the snapshot written in the background is on disk."""
-        if self.saving is not None:
-            clock = time.perf_counter()
-            self.saving.join()
-            self.timings["snapshot_save_wait"] = round(time.perf_counter() - clock, 2)
-            self.saving = None
 
 
 def default_cache_dir(url: str) -> Path | None:
@@ -67,7 +58,7 @@ def default_cache_dir(url: str) -> Path | None:
 
 def snapshot_path(url: str, cache_dir: str | Path | None, instance: str) -> Path | None:
     folder = Path(cache_dir) if cache_dir else default_cache_dir(url)
-    return None if folder is None else folder / f"prepared-{instance}.npz"
+    return None if folder is None else folder / f"prepared-{instance}"
 
 
 def _reusable(path: Path | None, instance: str, token: str | None) -> snap_mod.Snapshot | None:
@@ -140,25 +131,24 @@ def night_tables(url: str, cache_dir: str | Path | None = None, *, use_cache: bo
         pending_ids = {kind: records.pending_row_ids(s, kind, up_to=max_id[kind]) for kind in KINDS}
     pending = {kind: np.isin(snapshot.tokens[kind], pending_ids[kind]) for kind in KINDS}
     timings["prepare"] = round(time.perf_counter() - clock, 2)
-    saving = None
     if path is not None and source != "reused":
-        # the database records the token first: should the file then not be written, the
-        # next night finds an older token in it and rebuilds
+        # the database records the token first: should the files then not be written, the
+        # next night finds an older token in them and rebuilds
         clock = time.perf_counter()
         snapshot.info["token"] = uuid.uuid4().hex
         with db.sessions(url).begin() as s:
             workstation.set_value(s, TOKEN_KEY, snapshot.info["token"])
-        timings["token"] = round(time.perf_counter() - clock, 2)
-        # written while the night matches (file writes and checksums release the GIL); the
-        # snapshot is only read from here on
-        saving = threading.Thread(target=_save, args=(snapshot, path), name="xunqin-snapshot-save")
-        saving.start()
+        _save(snapshot, path)
+        timings["snapshot_save"] = round(time.perf_counter() - clock, 2)
     log.info("prepared tables %s: %d station records, %d reports", source, snapshot.stations.n, snapshot.reports.n)
-    return NightTables(snapshot, pending, max_id, source, path, timings, saving)
+    return NightTables(snapshot, pending, max_id, source, path, timings)
 
 
 def _save(snapshot: snap_mod.Snapshot, path: Path) -> None:
     try:
         snap_mod.save(snapshot, path)
-    except (OSError, snap_mod.SnapshotError) as exc:  # a cache: the night goes on without it
+    except OSError as exc:  # a cache: the night goes on without it
         log.warning("prepared snapshot not written: %s", exc)
+        return
+    # the one-file snapshot of earlier versions holds the same personal data: not left behind
+    path.with_name(path.name + ".npz").unlink(missing_ok=True)

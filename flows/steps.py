@@ -191,10 +191,7 @@ def match_pending(url: str, run_id: int | None, top_k: int | None = None, *,
 
     clock = time.perf_counter()
     tables = night_tables(url, cache_dir, use_cache=use_cache)
-    try:
-        return _match_tables(url, run_id, top_k, tables, clock)
-    finally:
-        tables.wait_saved()  # the next night must find it written
+    return _match_tables(url, run_id, top_k, tables, clock)
 
 
 def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: NightTables, clock: float) -> dict[str, Any]:
@@ -267,8 +264,6 @@ def _match_tables(url: str, run_id: int | None, top_k: int | None, tables: Night
             records.mark_matched(s, kind, tables.max_id[kind], run_id or 0)
         audit_log.add(s, "nightly", "match", run_id=run_id, detail={k: v for k, v in summary.items() if k != "timings"})
     timings["write"] = round(time.perf_counter() - clock, 2)
-    tables.wait_saved()
-    timings["load_snapshot_save_wait"] = tables.timings.get("snapshot_save_wait", 0.0)
     summary["timings"] = timings
     return summary
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -29,6 +34,11 @@ NO_NAME_KINDS = frozenset({"placeholder", "empty"})
 AGE_SLACK_YEARS = 10  # staff age estimates are rough: flag only gross disagreement with an ID
 AGE_AT_MISSING_SLACK = 2  # years between stated age at missing and birth/missing dates
 DAYS_PER_YEAR = 365.2425
+# From this many rows a reports file's two place columns are normalized in a second process
+# while this one does the other columns: every address is its own distinct value (96% of them
+# at size M), and the two take about half of the CPU time (2.8 s of 5.8 s for 50,000 reports).
+# The forked worker starts at once; below this, sending its columns back is not won back.
+SECOND_PROCESS_ROWS = 50_000
 
 NAME_COLUMNS = (
     "name_raw", "name_clean", "name_kind", "surname", "given", "name_core", "name_pinyin",
@@ -144,6 +154,15 @@ class _Mapped:
             out.append(per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object))
         return out
 
+    def without_results(self) -> _Mapped:
+        """This mapping without the parsed values (what :meth:`reject_into` needs when there
+        is no ``partial``): cheap to send from another process."""
+        if self.partial is not None:
+            raise ValueError("partial results need the parsed values")
+        slim = object.__new__(_Mapped)
+        slim.text, slim.partial, slim.codes, slim.reasons, slim.results = self.text, None, self.codes, self.reasons, []
+        return slim
+
     def reject_into(self, rejects: _Rejects, source_row: np.ndarray, column: str, keep: np.ndarray) -> None:
         """One rejects row per kept row whose value the normalizer refused."""
         bad = np.array([r is not None for r in self.reasons], dtype=bool)
@@ -203,11 +222,19 @@ def _text(series: pd.Series) -> np.ndarray:
     return mapped[codes]
 
 
+def _blank_cells(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(None, holding only spaces) per cell of a raw column, looked at once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    spaces = np.fromiter((not str(u).strip() for u in uniques), dtype=bool, count=len(uniques))
+    missing = codes < 0
+    return missing, np.append(spaces, False)[codes] & ~missing
+
+
 def _raw(series: pd.Series) -> np.ndarray:
     """Raw text kept as typed, None for blank or rejected cells."""
     values = series.to_numpy(dtype=object).copy()
-    blank = np.array([v is None or not str(v).strip() for v in values], dtype=bool)
-    values[blank] = None
+    missing, spaces = _blank_cells(values)
+    values[missing | spaces] = None
     return values
 
 
@@ -403,13 +430,14 @@ def _check_id_gender(df: pd.DataFrame, rejects: _Rejects, source_row: np.ndarray
     g = df["gender"].to_numpy(dtype=object)
     ig = df["id_gender"].to_numpy(dtype=object)
     mask = pd.notna(g) & pd.notna(ig) & (g != ig)
-    shown = np.array([f"{a} (ID: {b})" for a, b in zip(g, ig)], dtype=object) if mask.any() else g
+    shown = np.full(len(g), None, dtype=object)
+    shown[mask] = [f"{a} (ID: {b})" for a, b in zip(g[mask], ig[mask])]
     _warn(rejects, mask, source_row, "gender", shown, "gender differs from the ID number's gender (both kept)")
 
 
 def _check_required(df: pd.DataFrame, raw: RawTable, rejects: _Rejects, source_row: np.ndarray, column: str, out_col: str) -> None:
     values = raw.data[column].to_numpy(dtype=object)
-    blank = np.array([v is not None and not str(v).strip() for v in values], dtype=bool)
+    blank = _blank_cells(values)[1]
     _warn(rejects, blank & df[out_col].isna().to_numpy(), source_row, column, values, f"required value empty ({column})")
 
 
@@ -444,10 +472,11 @@ def _cycle_collector_paused(func: _F) -> _F:
 
     Normalizing keeps every parsed value alive in the parsers' caches, and the collector's
     passes, triggered by allocation counts, walk the whole heap. Measured (issue 15 asks for
-    the figure) with ``benchmarks/ingest.py --reports R5K --warm data/sample/reports.csv
-    --gc-share`` on a generated 5,000-row reports file, in a process holding the reference
-    tables: 166 passes took 16-25% of the ingest's CPU time (0.15-0.28 s of 0.9-1.1 s) and freed
-    26 objects. Reference counting still frees the rest at once. Left alone when already
+    the figure; it keeps the pause above 10%) with ``python -m benchmarks.ingest --reports R50K
+    --warm data/sample/reports.csv --gc-share`` on the first 50,000 rows of the M benchmark's
+    reports, in a process holding the reference tables: 1,311 passes took 19% of the ingest's
+    CPU time (1.41 s of 7.31 s; 6.47 s with the pause) and freed 43 objects. Reference counting
+    still frees the rest at once. Left alone when already
     paused (a nested call, or someone else's pause): only the caller that paused it turns it
     back on.
     """
@@ -481,6 +510,26 @@ def _collect(rejects: _Rejects, source_row: np.ndarray, keep: np.ndarray, mapped
     # Only rows that are kept report value problems: a refused row has its one refusal line.
     for column, m in mapped.items():
         m.reject_into(rejects, source_row, column, keep)
+
+
+@_cycle_collector_paused
+def _report_places(missing: pd.Series, hometown: pd.Series) -> tuple[tuple[dict[str, Any], _Mapped], ...]:
+    """The missing-place and hometown columns of a reports table (run in the second process)."""
+    out = (_place_columns(missing, "missing", "missing_province"), _hometown_columns(hometown))
+    return tuple((part, m.without_results()) for part, m in out)
+
+
+@contextmanager
+def _second_process(rows: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A one-worker process pool for a table of ``rows`` rows, or None when it would not pay or
+    not be safe. The worker is forked (it starts at once, holding the reference tables already
+    loaded), which is safe only in a process without other threads: in a Prefect run or the
+    web server the table is normalized here alone (their files are a night's or an upload's)."""
+    if rows < SECOND_PROCESS_ROWS or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
 
 
 @_cycle_collector_paused
@@ -541,18 +590,25 @@ def normalize_stations(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
 @_cycle_collector_paused
 def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Missing-person reports -> (normalized DataFrame, rejects DataFrame)."""
+    if raw.kind != "reports":
+        raise ValueError("normalize_reports needs a reports table")
+    with _second_process(len(raw.data)) as pool:
+        places = pool.submit(_report_places, raw.data["missing_place"], raw.data["hometown"]) if pool else None
+        return _normalize_reports(raw, places)
+
+
+def _normalize_reports(raw: RawTable, places: Future | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """As :func:`normalize_reports`; ``places`` gives the place columns (else made here)."""
     from xunqin.normalizers.ages import parse_age_exact
     from xunqin.normalizers.gender import parse_gender
     from xunqin.normalizers.heights import parse_height
     from xunqin.normalizers.phones import parse_phones
 
-    if raw.kind != "reports":
-        raise ValueError("normalize_reports needs a reports table")
     rejects, _, keys, refused, source_row = _start(raw)
     d = raw.data
     cols: dict[str, Any] = {"source_file": np.full(len(d), raw.file, dtype=object), "source_row": source_row, "report_id": keys}
     cols["source"] = _text(d["source"])
-    mapped: dict[str, _Mapped] = {}
+    mapped: dict[str, _Mapped | None] = {}
     part, mapped["name"] = _name_columns(d["name"])
     cols.update(part)
     part, mapped["aliases"] = _alias_columns(d["aliases"])
@@ -568,26 +624,25 @@ def normalize_reports(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols.update(part)
     part, mapped["missing_date"] = _date_columns(d["missing_date"], "missing_date", "missing_date_precision")
     cols.update(part)
-    part, mapped["missing_place"] = _place_columns(d["missing_place"], "missing", "missing_province")
-    cols.update(part)
-    part, mapped["hometown"] = _hometown_columns(d["hometown"])
-    cols.update(part)
+    mapped["missing_place"] = mapped["hometown"] = None  # their place in the rejects' column order
     mapped["height_cm"] = _Mapped(d["height_cm"], parse_height)
     cols["height_cm"] = _floats(mapped["height_cm"].get(lambda h: h))
     part, mapped["features"] = _feature_columns(d["features"])
     cols.update(part)
     mapped["contact_phone"] = _Mapped(d["contact_phone"], parse_phones, partial=lambda p: p.invalid)
     cols["contact_phone"] = mapped["contact_phone"].get(lambda p: _join(p.numbers))
+    missing, home = places.result() if places is not None else _report_places(d["missing_place"], d["hometown"])
+    for column, (part, m) in (("missing_place", missing), ("hometown", home)):
+        cols.update(part)
+        mapped[column] = m
     keep = ~refused
-    _collect(rejects, source_row, keep, mapped)
+    _collect(rejects, source_row, keep, mapped)  # type: ignore[arg-type]
 
     df = _finish(raw, cols, REPORT_OUTPUT, keep)
     kept = _kept(raw, keep)
     kept_rows = source_row[keep]
     _check_required(df, kept, rejects, kept_rows, "missing_date", "missing_date")
-    name_empty = (df["name_kind"] == "empty").to_numpy() & np.array(
-        [v is not None and not str(v).strip() for v in kept.data["name"].to_numpy(dtype=object)], dtype=bool
-    )
+    name_empty = (df["name_kind"] == "empty").to_numpy() & _blank_cells(kept.data["name"].to_numpy(dtype=object))[1]
     _warn(rejects, name_empty, kept_rows, "name", kept.data["name"].to_numpy(dtype=object), "required value empty (name)")
     _check_id_gender(df, rejects, kept_rows)
     # ID birth date against birth_date, compared only as precisely as birth_date is known.

@@ -7,7 +7,8 @@ shared by both sides, so that "do these two rows share a value" is integer work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,22 +29,10 @@ def unique_ints(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
-@dataclass
-class Room:
-    """Buffers a field's arrays are the start of, with room after them: appending a night's rows
-    fills the room instead of copying half a million rows' values."""
-
-    indptr: np.ndarray  # int64, capacity rows + 1
-    codes: np.ndarray  # int64, capacity values
-    rows: int  # rows used
-    values: int  # values used
-
-
 @dataclass(frozen=True)
 class MultiValue:
     indptr: np.ndarray  # int64, len n+1
     codes: np.ndarray  # int64 codes into the shared vocabulary
-    room: Room | None = field(default=None, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -75,47 +64,20 @@ class MultiValue:
         codes = np.concatenate([self.codes, other.codes])
         return from_pairs(rows, codes, self.n)
 
-    def take(self, rows: np.ndarray, room_rows: int = 0, room_values: int = 0) -> MultiValue:
-        """The rows ``rows`` (in that order) as a new field, with room for that many more."""
+    def take(self, rows: np.ndarray) -> MultiValue:
+        """The rows ``rows`` (in that order) as a new field."""
         rows = np.asarray(rows, dtype=np.int64)
         starts = self.indptr[rows]
         counts = self.indptr[rows + 1] - starts
-        out = with_room(len(rows), int(counts.sum()), room_rows, room_values)
-        np.cumsum(counts, out=out.indptr[1:])
-        if len(out.codes):
-            offsets = np.arange(len(out.codes), dtype=np.int64) - np.repeat(out.indptr[:-1], counts)
-            np.take(self.codes, np.repeat(starts, counts) + offsets, out=out.codes)
-        return out
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        offsets = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
+        return MultiValue(indptr, np.take(self.codes, np.repeat(starts, counts) + offsets))
 
     def append(self, other: MultiValue) -> MultiValue:
-        """This field's rows followed by ``other``'s (in the room after them when there is
-        enough, and no other field was appended there since)."""
-        room, n, size = self.room, self.n, len(self.codes)
-        if (room is not None and room.rows == n and room.values == size
-                and len(room.indptr) >= n + 1 + other.n and len(room.codes) >= size + len(other.codes)):
-            room.indptr[n + 1: n + 1 + other.n] = self.indptr[-1] + other.indptr[1:]
-            room.codes[size: size + len(other.codes)] = other.codes
-            room.rows, room.values = n + other.n, size + len(other.codes)
-            return MultiValue(room.indptr[: room.rows + 1], room.codes[: room.values], room)
+        """This field's rows followed by ``other``'s."""
         return MultiValue(np.concatenate([self.indptr, self.indptr[-1] + other.indptr[1:]]),
                           np.concatenate([self.codes, other.codes]))
-
-
-def with_room(rows: int, values: int, room_rows: int, room_values: int) -> MultiValue:
-    """An empty field of ``rows`` rows and ``values`` values (to be filled) with room after."""
-    room = Room(np.zeros(rows + 1 + room_rows, dtype=np.int64), np.empty(values + room_values, dtype=np.int64),
-                rows, values)
-    return MultiValue(room.indptr[: rows + 1], room.codes[:values], room)
-
-
-def loaded(indptr: np.ndarray, codes: np.ndarray, share: float) -> MultiValue:
-    """A field read from a file (any integer dtype) as int64, with room for ``share`` more rows
-    and values (a night's additions) after it."""
-    rows, values = len(indptr) - 1, len(codes)
-    out = with_room(rows, values, int(rows * share) + 64, int(values * share) + 256)
-    out.indptr[:] = indptr
-    out.codes[:] = codes
-    return out
 
 
 def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:
@@ -130,110 +92,56 @@ def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:
     return MultiValue(indptr, codes.astype(np.int64))
 
 
-def _hash(strings: np.ndarray) -> np.ndarray:
-    """64-bit hashes of strings (object array): pandas' SipHash, fixed key, in C."""
-    return pd.util.hash_array(strings, categorize=False)
-
-
 class Vocabulary:
-    """String -> int code, shared by the station and report sides.
+    """String -> int code, shared by the station and report sides. Code k is the k-th string
+    added and never changes after: a snapshot refreshed with a night's rows keeps its codes.
 
-    A vocabulary read back from a snapshot finds codes through the sorted hashes of its strings
-    (kept in the file) instead of a dict of every string: building that dict took longer than
-    the rest of the snapshot's load, and a night encodes only its few new values.
+    The strings a vocabulary was made with (a snapshot's, read back) are a ``pd.Index``, whose
+    hash table answers lookups; the strings added since are in a dict (a night adds a few
+    thousand, a build from scratch all of them).
     """
 
-    def __init__(self) -> None:
-        self._strings: list[str] = []  # code -> string
-        self._index: dict[str, int] = {}  # string -> code, for codes not in the hashed part
-        self._hashes: np.ndarray | None = None  # sorted distinct hashes of the hashed part
-        self._hash_codes: np.ndarray | None = None  # their codes
+    def __init__(self, strings: Sequence[str] | np.ndarray = ()) -> None:
+        self._held = pd.Index(np.asarray(strings, dtype=object), dtype=object)  # codes 0 .. len-1
+        if not self._held.is_unique:
+            raise ValueError("vocabulary strings repeat")
+        self._added: dict[str, int] = {}  # string -> code, for the strings added since
+        self._table: np.ndarray | None = None  # decode_table(), until a string is added
 
     def __len__(self) -> int:
-        return len(self._strings)
+        return len(self._held) + len(self._added)
 
     @classmethod
-    def from_strings(cls, strings: list[str], lookup: tuple[np.ndarray, np.ndarray] | None = None) -> Vocabulary:
-        """A vocabulary whose code k is ``strings[k]`` (what :meth:`decode_table` gave);
-        ``lookup`` is what :meth:`lookup_table` gave for it (saves building a dict)."""
-        vocab = cls()
-        vocab._strings = list(strings)
-        if lookup is not None:
-            hashes, codes = (np.asarray(lookup[0], dtype=np.uint64), np.asarray(lookup[1], dtype=np.int64))
-            n = len(strings)
-            if len(hashes) != n or len(codes) != n or (n and (codes.min() < 0 or codes.max() >= n)):
-                raise ValueError("vocabulary lookup table does not fit its strings")
-            if n > 1 and not bool(np.all(hashes[1:] > hashes[:-1])):
-                lookup = None  # two strings share a hash (or the table is unsorted): use the dict
-            else:
-                # the table must be this hash function's: check a spread of entries
-                sample = np.unique(np.linspace(0, n - 1, num=min(n, 64)).astype(np.int64)) if n else codes[:0]
-                probe = np.empty(len(sample), dtype=object)
-                probe[:] = [vocab._strings[c] for c in codes[sample].tolist()]
-                if not np.array_equal(_hash(probe), hashes[sample]):
-                    raise ValueError("vocabulary lookup table was made by another hash function")
-                vocab._hashes, vocab._hash_codes = hashes, codes
-                return vocab
-        vocab._index = dict(zip(strings, range(len(strings))))
-        if len(vocab._index) != len(strings):
-            raise ValueError("vocabulary strings repeat")
-        return vocab
-
-    def _hashed_lookup(self, uniques: np.ndarray) -> np.ndarray:
-        """Codes of ``uniques`` (object array) in the hashed part, -1 for the others."""
-        out = np.full(len(uniques), -1, dtype=np.int64)
-        if self._hashes is None or not len(self._hashes) or not len(uniques):
-            return out
-        wanted = _hash(uniques)
-        pos = np.minimum(np.searchsorted(self._hashes, wanted), len(self._hashes) - 1)
-        found = self._hashes[pos] == wanted
-        codes = self._hash_codes[pos[found]]
-        same = np.array([self._strings[c] for c in codes.tolist()], dtype=object) == uniques[found]
-        out[np.flatnonzero(found)[same]] = codes[same]  # a hash alone could collide
-        return out
+    def from_strings(cls, strings: Sequence[str] | np.ndarray) -> Vocabulary:
+        """The vocabulary whose code k is ``strings[k]`` (what :meth:`decode_table` gave)."""
+        return cls(strings)
 
     def encode(self, values: np.ndarray) -> np.ndarray:
-        uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-        uniques = uniques.astype(object)
-        mapped = self._hashed_lookup(uniques)
-        index, strings = self._index, self._strings
-        for k in np.flatnonzero(mapped < 0).tolist():
-            value = uniques[k]
-            code = index.get(value)
-            if code is None:
-                code = index[value] = len(strings)
-                strings.append(value)
-            mapped[k] = code
-        return mapped[inverse]
-
-    def code(self, value: str) -> int | None:
-        found = int(self._hashed_lookup(np.array([value], dtype=object))[0])
-        return found if found >= 0 else self._index.get(value)
-
-    def strings_from(self, code: int) -> list[str]:
-        """The strings of codes ``code`` and after (those added since a vocabulary of that size)."""
-        return self._strings[code:]
+        """Codes of ``values`` (strings); a string not held yet gets the next code (new strings
+        in sorted order, so that codes do not depend on row order within a call)."""
+        row_codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+        if len(row_codes) and row_codes.min() < 0:
+            raise ValueError("vocabulary values must be strings (a missing value has no code)")
+        uniques = np.asarray(uniques, dtype=object)
+        mapped = self._held.get_indexer(uniques) if len(self._held) else np.full(len(uniques), -1, dtype=np.int64)
+        missing = np.flatnonzero(mapped < 0)
+        if len(missing):
+            added = self._added
+            for k in missing[np.argsort(uniques[missing], kind="stable")].tolist():
+                value = uniques[k]
+                code = added.get(value)
+                if code is None:
+                    code = added[value] = len(self._held) + len(added)
+                    self._table = None
+                mapped[k] = code
+        return mapped.astype(np.int64, copy=False)[row_codes]
 
     def decode_table(self) -> np.ndarray:
-        table = np.empty(len(self._strings), dtype=object)
-        table[:] = self._strings
-        return table
-
-    def lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted hashes, codes) of every string, what :meth:`from_strings` takes back."""
-        if self._hashes is not None and not self._index:
-            return self._hashes, self._hash_codes
-        # hash only the strings not hashed yet and merge them in: no full sort each night
-        extra_codes = np.fromiter(self._index.values(), dtype=np.int64, count=len(self._index))
-        extra = np.empty(len(extra_codes), dtype=object)
-        extra[:] = list(self._index)
-        hashes = _hash(extra)
-        by = np.argsort(hashes, kind="stable")
-        hashes, extra_codes = hashes[by], extra_codes[by]
-        if self._hashes is None:
-            return hashes, extra_codes
-        at = np.searchsorted(self._hashes, hashes)
-        return np.insert(self._hashes, at, hashes), np.insert(self._hash_codes, at, extra_codes)
+        """Code -> string, as an object array."""
+        if self._table is None:
+            self._table = np.concatenate([self._held.to_numpy(dtype=object),
+                                          np.fromiter(self._added, dtype=object, count=len(self._added))])
+        return self._table
 
 
 def split_multi(series: pd.Series, vocab: Vocabulary) -> MultiValue:

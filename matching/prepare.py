@@ -28,13 +28,11 @@ class Side:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     multi: dict[str, MultiValue] = field(default_factory=dict)
 
-    def take(self, rows: np.ndarray, room: Side | None = None) -> Side:
-        """The rows ``rows`` (positions, in that order) as a new side; with room after each
-        multi-valued field for ``room``'s rows (appended next)."""
+    def take(self, rows: np.ndarray) -> Side:
+        """The rows ``rows`` (positions, in that order) as a new side."""
         rows = np.asarray(rows, dtype=np.int64)
-        sizes = {k: (m.n, len(m.codes)) for k, m in room.multi.items()} if room is not None else {}
         return Side(self.ids[rows], len(rows), {k: v[rows] for k, v in self.values.items()},
-                    {k: m.take(rows, *sizes.get(k, (0, 0))) for k, m in self.multi.items()})
+                    {k: m.take(rows) for k, m in self.multi.items()})
 
     def append(self, other: Side) -> Side:
         """This side's rows followed by ``other``'s (prepared with the same vocabulary)."""

@@ -110,7 +110,7 @@ def test_nights_using_the_snapshot_end_as_nights_preparing_everything(db_url: st
         if night == 2:
             _decide_on_best(db_url)  # old rows pending again: the snapshot has them, the DB says pending
     assert sources == ["built", "refreshed", "refreshed"]
-    assert len(list(cache_dir.glob("prepared-*.npz"))) == 1
+    assert len(list(cache_dir.glob("prepared-*"))) == 1
     # a night with nothing new reuses the snapshot as it is and writes nothing
     again = _night(db_url, inbox, use_cache=True, cache_dir=cache_dir)
     assert again["prepared"] == "reused" and again["pending_stations"] == again["pending_reports"] == 0
@@ -124,7 +124,7 @@ def _two_nights_sqlite(tmp_path: Path) -> tuple[str, Path, Path]:
     inbox = tmp_path / "inbox"
     _files(1, inbox)
     _night(url, inbox, use_cache=True)
-    (path,) = (tmp_path / "x.db.cache").glob("prepared-*.npz")  # the default place: beside the file
+    (path,) = (tmp_path / "x.db.cache").glob("prepared-*")  # the default place: beside the file
     _files(2, inbox)
     return url, inbox, path
 
@@ -133,14 +133,15 @@ def _two_nights_sqlite(tmp_path: Path) -> tuple[str, Path, Path]:
 def test_a_damaged_snapshot_is_rebuilt_with_a_warning(tmp_path: Path, reference_folder: str, damage: str,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     url, inbox, path = _two_nights_sqlite(tmp_path)
-    body = path.read_bytes()
-    path.write_bytes({"garbage": b"not a snapshot" * 100, "truncated": body[: len(body) // 2], "empty": b""}[damage])
+    reports = path / "reports.parquet"
+    body = reports.read_bytes()
+    reports.write_bytes({"garbage": b"not a snapshot" * 100, "truncated": body[: len(body) // 2], "empty": b""}[damage])
     with caplog.at_level(logging.WARNING, logger="xunqin.flows.prepared"):
         summary = _night(url, inbox, use_cache=True)
     assert summary["prepared"] == "built"
     assert any("not reused" in r.getMessage() for r in caplog.records)
     assert snapshot(url) == _reference(reference_folder)[2]
-    assert prepared.snapshot_path(url, None, _instance(url)) == path and path.stat().st_size > 1000  # written anew
+    assert prepared.snapshot_path(url, None, _instance(url)) == path and reports.stat().st_size > 1000  # written anew
 
 
 def _instance(url: str) -> str:
@@ -156,7 +157,7 @@ def test_a_snapshot_of_another_database_is_not_used(tmp_path: Path, reference_fo
     db.upgrade(other)
     assert _instance(other) != _instance(url)
     foreign = prepared.snapshot_path(other, path.parent, _instance(other))
-    shutil.copy(path, foreign)  # a file under the other database's name, holding this one's rows
+    shutil.copytree(path, foreign)  # a snapshot under the other database's name, holding this one's rows
     inbox_b = tmp_path / "inbox_b"
     _files(1, inbox_b)
     with caplog.at_level(logging.WARNING, logger="xunqin.flows.prepared"):
@@ -189,7 +190,7 @@ def test_the_cache_folder_defaults_beside_a_sqlite_file_and_to_the_user_cache_el
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert prepared.default_cache_dir("postgresql://u:secret@host/db") == tmp_path / "xdg" / "xunqin"
     path = prepared.snapshot_path("postgresql://u:secret@host/db", None, "abc")
-    assert path == tmp_path / "xdg" / "xunqin" / "prepared-abc.npz" and "secret" not in str(path)
+    assert path == tmp_path / "xdg" / "xunqin" / "prepared-abc" and "secret" not in str(path)
 
 
 def test_a_database_restored_from_a_backup_does_not_trust_the_newer_snapshot(
@@ -211,6 +212,17 @@ def test_a_database_restored_from_a_backup_does_not_trust_the_newer_snapshot(
         summary = _night(url, kept, use_cache=True)
     assert summary["prepared"] == "built"
     assert any("last recorded" in r.getMessage() for r in caplog.records)
+    assert snapshot(url) == _reference(reference_folder)[2]
+
+
+def test_a_snapshot_of_the_earlier_one_file_format_is_removed_when_the_new_one_is_written(
+        tmp_path: Path, reference_folder: str) -> None:
+    """A cache folder from before the Parquet snapshot: its file (personal data too) goes."""
+    url, inbox, path = _two_nights_sqlite(tmp_path)
+    old = path.with_name(path.name + ".npz")
+    old.write_bytes(b"PK\x03\x04 an earlier snapshot")
+    assert _night(url, inbox, use_cache=True)["prepared"] == "refreshed"
+    assert not old.exists() and sorted(p.name for p in path.parent.iterdir()) == [path.name]
     assert snapshot(url) == _reference(reference_folder)[2]
 
 
