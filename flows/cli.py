@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--top-k", type=_positive_int, default=10, help="candidates per station record (default 10)")
     match.add_argument("--model", type=Path, help="model JSON: used if it exists, else trained and saved there")
     match.add_argument("--settings", type=Path, help="matcher settings (YAML or JSON) instead of the defaults")
+    match.add_argument("--workers", type=_positive_int, help="match the reports in shards on a local Dask cluster "
+                       "of N worker processes (same answers; memory per worker bounded by the shard size)")
+    match.add_argument("--dask", metavar="ADDRESS", help="match in shards on the Dask cluster at ADDRESS "
+                       "(tcp://scheduler:8786; default $XUNQIN_DASK_ADDRESS when set)")
+    match.add_argument("--shard-size", type=_positive_int, help="reports per shard with --workers/--dask "
+                       "(default $XUNQIN_SHARD_SIZE, else 250000)")
+    match.add_argument("--shard-dir", type=Path, help="folder for the shards' Parquet files, one every worker "
+                       "reads (default $XUNQIN_SHARD_DIR, else a private temporary folder)")
     match.set_defaults(handler=_match)
 
     # The batch and the web app: their modules load only when their command runs.

@@ -38,9 +38,8 @@ def run(args: argparse.Namespace) -> int:
     model_path = Path(args.model) if args.model else None
     model = Model.load(model_path) if model_path and model_path.exists() else None
     settings = Settings.load(args.settings) if args.settings else None
-    outcome = match(
-        result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=_say
-    )
+    outcome = _match(args, result.stations, result.reports, settings=settings, model=model, top_k=args.top_k,
+                     progress=_say)
     if model_path and model is None:
         with outputs.staged(model_path) as temp:
             outcome.model.save(temp)
@@ -49,3 +48,20 @@ def run(args: argparse.Namespace) -> int:
         outcome.candidates.to_csv(temp, index=False, encoding="utf-8")
     _say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
     return 0
+
+
+def _match(args: argparse.Namespace, stations, reports, **options):
+    """In this process, or in report shards on Dask with ``--workers``/``--dask`` (or
+    ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
+    from xunqin.flows import dask_runner
+
+    scheduler = dask_runner.address(getattr(args, "dask", None))
+    workers = getattr(args, "workers", None)
+    if not scheduler and not workers:
+        return match(stations, reports, **options)
+    from xunqin.flows.prefect_env import local_server
+
+    with local_server():
+        return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=scheduler,
+                                         size=getattr(args, "shard_size", None),
+                                         directory=getattr(args, "shard_dir", None), **options)
