@@ -59,10 +59,7 @@ def task_runner(workers: int | None = None, scheduler: str | None = None) -> Any
     """A DaskTaskRunner: on the cluster at ``scheduler``, else on a LocalCluster of ``workers``
     processes (one thread each: the matcher's numpy work runs its own threads) listening on
     loopback only, without the dashboard."""
-    # the cluster's start and stop lines are not the operator's business (warnings still show):
-    # in this process, and in the worker processes it starts
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    _quiet_cluster_logs()
     from prefect_dask import DaskTaskRunner
 
     if scheduler:
@@ -72,22 +69,55 @@ def task_runner(workers: int | None = None, scheduler: str | None = None) -> Any
                                           "processes": True, "host": "127.0.0.1", "dashboard_address": None})
 
 
+@contextlib.contextmanager
+def engine(workers: int | None = None, scheduler: str | None = None) -> Iterator[str]:
+    """The address of the cluster to match on: ``scheduler`` as given, or a LocalCluster of
+    ``workers`` processes started here (on loopback, one thread each, no dashboard, the
+    matcher imported as each worker starts) and closed afterwards."""
+    if scheduler:
+        yield scheduler
+        return
+    _quiet_cluster_logs()
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers or DEFAULT_WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, preload=["xunqin.flows.dask_runner"]) as cluster:
+        yield cluster.scheduler_address
+
+
+def _quiet_cluster_logs() -> None:
+    """The cluster's start and stop lines are not the operator's business (warnings still show):
+    in this process, and in the worker processes it starts."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
+@private_task("load-shard", io=False)
+def load_shard(source: shards_mod.ShardSource) -> shards_mod.LoadedShard:
+    """A shard read from its files and prepared, where the task runs; it stays in that
+    worker's memory for the shard's next phases (Dask runs them where their input is)."""
+    return shards_mod.load(source)
+
+
 @private_task("match-shard", io=False)
-def shard_phase(source: shards_mod.ShardSource, phase: Callable[..., Any], args: tuple) -> Any:
-    """One phase of one shard, where the task runs: the shard is read from its files there."""
-    return phase(shards_mod.load(source), *args)
+def shard_phase(shard: shards_mod.LoadedShard, phase: Callable[..., Any], args: tuple) -> Any:
+    """One phase of one shard."""
+    return phase(shard, *args)
 
 
 class PrefectShardRunner:
     """Runs each phase as one Prefect task per shard on the flow's task runner; reports every
     finished shard through ``progress``."""
 
-    keeps_shards = False  # a task's worker keeps nothing for the next phase: each phase reads its shard
+    # the prepared shards stay on the workers from phase to phase (memory per worker: its
+    # shards' prepared reports), their compared pairs do not (memory would grow with the pairs)
+    keeps_shards = False
 
     def __init__(self, sources: list[shards_mod.ShardSource], progress: Callable[[str], None] | None = None) -> None:
         self.sources = sources
         self.say = progress or (lambda _message: None)
         self._ids: np.ndarray | None = None
+        self._loaded: list[Any] | None = None
 
     @property
     def n_shards(self) -> int:
@@ -96,8 +126,11 @@ class PrefectShardRunner:
     def run(self, phase: Callable[..., Any], per_shard: list[tuple], *common: Any) -> list[Any]:
         from prefect.futures import as_completed
 
+        if self._loaded is None:
+            self._loaded = [load_shard.with_options(task_run_name=f"load-shard-{s.number}").submit(s)
+                            for s in self.sources]
         futures = [shard_phase.with_options(task_run_name=f"{phase.__name__}-shard-{s.number}")
-                   .submit(s, phase, (*common, *own)) for s, own in zip(self.sources, per_shard)]
+                   .submit(loaded, phase, (*common, *own)) for s, loaded, own in zip(self.sources, self._loaded, per_shard)]
         for done, _ in enumerate(as_completed(futures), start=1):
             self.say(f"{phase.__name__}: {done}/{self.n_shards} shards done")
         return [f.result() for f in futures]

@@ -25,8 +25,36 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from xunqin.flows import dask_runner
+
+    scheduler = dask_runner.address(getattr(args, "dask", None))
+    workers = getattr(args, "workers", None)
+    if not scheduler and not workers:
+        return _run(args, _read(args), match)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from xunqin.flows.prefect_env import local_server
+
+    # the Prefect API and the cluster start while the files are read
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(_read, args)
+        with local_server(), dask_runner.engine(workers, scheduler) as address:
+            def on_dask(stations, reports, **options):
+                return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=address,
+                                                 size=getattr(args, "shard_size", None),
+                                                 directory=getattr(args, "shard_dir", None), **options)
+
+            return _run(args, reading.result(), on_dask)
+
+
+def _read(args: argparse.Namespace):
+    return ingest_files(stations=Path(args.stations), reports=Path(args.reports))  # FileRefused: cli
+
+
+def _run(args: argparse.Namespace, result, matcher) -> int:
+    """``matcher``: in this process, or in report shards on Dask with ``--workers``/``--dask``
+    (or ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
     out = Path(args.out)
-    result = ingest_files(stations=Path(args.stations), reports=Path(args.reports))  # FileRefused: cli
     for counts in result.counts.values():
         _say(counts.summary())
     rejects_path = out.with_name(out.stem + ".rejects.csv")
@@ -38,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     model_path = Path(args.model) if args.model else None
     model = Model.load(model_path) if model_path and model_path.exists() else None
     settings = Settings.load(args.settings) if args.settings else None
-    outcome = _match(args, result.stations, result.reports, settings=settings, model=model, top_k=args.top_k,
-                     progress=_say)
+    outcome = matcher(result.stations, result.reports, settings=settings, model=model, top_k=args.top_k,
+                      progress=_say)
     if model_path and model is None:
         with outputs.staged(model_path) as temp:
             outcome.model.save(temp)
@@ -48,20 +76,3 @@ def run(args: argparse.Namespace) -> int:
         outcome.candidates.to_csv(temp, index=False, encoding="utf-8")
     _say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
     return 0
-
-
-def _match(args: argparse.Namespace, stations, reports, **options):
-    """In this process, or in report shards on Dask with ``--workers``/``--dask`` (or
-    ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
-    from xunqin.flows import dask_runner
-
-    scheduler = dask_runner.address(getattr(args, "dask", None))
-    workers = getattr(args, "workers", None)
-    if not scheduler and not workers:
-        return match(stations, reports, **options)
-    from xunqin.flows.prefect_env import local_server
-
-    with local_server():
-        return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=scheduler,
-                                         size=getattr(args, "shard_size", None),
-                                         directory=getattr(args, "shard_dir", None), **options)

@@ -176,6 +176,13 @@ def pass_pair_codes(
     return codes, stats
 
 
+def station_keys(stations: Side, reports: Side, spec: BlockingPass) -> tuple[np.ndarray, np.ndarray]:
+    """(station row, station key number) of every key the station records hold in this pass
+    (numbered as :func:`station_key_reports` numbers them)."""
+    s_rows, s_key, _, _ = _exploded_keys(stations, reports, spec)
+    return s_rows, s_key
+
+
 def station_key_reports(stations: Side, reports: Side, spec: BlockingPass) -> np.ndarray:
     """Reports holding each composite key of the station records (indexed by the station
     side's key number, the same in every report shard: the vocabulary numbers the station

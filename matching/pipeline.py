@@ -144,7 +144,7 @@ def match_shards(
         clock = now
 
     n = runner.n_shards
-    reduced = shards_mod.reduce(runner.run(shards_mod.summarize, [()] * n, settings))
+    reduced = shards_mod.reduce(runner.run(shards_mod.summarize, [()] * n, settings), settings)
     counts, starts = reduced.counts, reduced.starts
     n_stations = len(reduced.station_ids)
     say(f"counted {counts.reports:,} reports in {n} shard{'s' if n > 1 else ''}")
@@ -156,7 +156,7 @@ def match_shards(
         say("training: u from random pairs, m by EM on the counts of comparison patterns")
         random = shards_mod.random_pairs(settings, n_stations, starts)
         parts = runner.run(shards_mod.pattern_counts, [(r,) for r in random], settings, counts, exclude,
-                           runner.keeps_shards)
+                           runner.keeps_shards, shards_mod.training_stations(settings, reduced))
         model = shards_mod.train(settings, parts)
         lap("train")
     own = [(reduced.groups[starts[k]:starts[k + 1]],) for k in range(n)]

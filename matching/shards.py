@@ -83,6 +83,9 @@ class Summary:
     name_reports: np.ndarray  # per station-side code, reports holding it as a name or alias
     id_key: np.ndarray  # per report, hashed duplicate keys (-1: not usable)
     fields_key: np.ndarray
+    # per blocking pass, (station row, station key) of every key a station record holds; the
+    # same in every shard, so only the first shard's is sent
+    station_keys: dict[str, tuple[np.ndarray, np.ndarray]] | None
 
 
 def summarize(shard: LoadedShard, settings: Settings) -> Summary:
@@ -90,9 +93,11 @@ def summarize(shard: LoadedShard, settings: Settings) -> Summary:
     names = p.reports.multi["name_all"].codes
     name_reports = np.bincount(names[names < shard.station_codes], minlength=shard.station_codes)
     id_key, fields_key = rank_mod.hashed_group_keys(p)
+    keys = {spec.name: blocking.station_keys(p.stations, p.reports, spec) for spec in settings.blocking} \
+        if shard.number == 0 else None
     return Summary(p.reports.n, p.stations.ids,
                    {spec.name: blocking.station_key_reports(p.stations, p.reports, spec) for spec in settings.blocking},
-                   name_reports, id_key, fields_key)
+                   name_reports, id_key, fields_key, keys)
 
 
 @dataclass(frozen=True)
@@ -110,9 +115,10 @@ class Reduced:
     starts: np.ndarray  # first row of each shard in the whole list, and the total last
     groups: np.ndarray  # per report of the whole list, its duplicate-group label
     station_ids: np.ndarray
+    pair_bound: np.ndarray  # per station row, at most this many blocked pairs (the passes' sum)
 
 
-def reduce(summaries: list[Summary]) -> Reduced:
+def reduce(summaries: list[Summary], settings: Settings) -> Reduced:
     """Add up the shards' summaries (in shard order)."""
     sizes = np.array([s.reports for s in summaries], dtype=np.int64)
     starts = np.r_[0, np.cumsum(sizes)]
@@ -121,7 +127,31 @@ def reduce(summaries: list[Summary]) -> Reduced:
     counts = Counts(int(sizes.sum()), key_reports, np.sum([s.name_reports for s in summaries], axis=0))
     groups = rank_mod.duplicate_labels(np.concatenate([s.id_key for s in summaries]),
                                        np.concatenate([s.fields_key for s in summaries]))
-    return Reduced(counts, starts, groups, first.station_ids)
+    bound = np.zeros(len(first.station_ids))
+    for spec in settings.blocking:
+        rows, keys = first.station_keys[spec.name]
+        per_key = key_reports[spec.name][keys]
+        bound += np.bincount(rows, weights=np.where(per_key <= spec.max_reports_per_key, per_key, 0),
+                             minlength=len(bound))
+    return Reduced(counts, starts, groups, first.station_ids, bound)
+
+
+def training_stations(settings: Settings, reduced: Reduced) -> np.ndarray:
+    """The station records EM trains on (bool per row): a random sample whose pairs number about
+    ``em.max_pairs`` at most, all of them when there are no more. Drawn from the bound on each
+    record's pairs the counts give (the passes' pairs added up: their union is smaller), so it
+    is known before any shard blocks, and every shard compares only the sample's pairs for it."""
+    bound = reduced.pair_bound
+    chosen = np.zeros(len(bound), dtype=bool)
+    candidates = np.flatnonzero(bound > 0)
+    total = float(bound.sum())
+    if total <= settings.em.max_pairs:
+        chosen[candidates] = True
+        return chosen
+    rng = np.random.default_rng(settings.em.seed + 1)
+    share = settings.em.max_pairs / total
+    chosen[rng.choice(candidates, max(1, int(len(candidates) * share)), replace=False)] = True
+    return chosen
 
 
 def with_counts(shard: LoadedShard, counts: Counts) -> Prepared:
@@ -141,14 +171,20 @@ def _compared(shard: LoadedShard, settings: Settings, counts: Counts, exclude: p
     """Blocked (capped by the whole list's counts), less the excluded pairs, and compared."""
     if "compared" in shard.kept:
         return shard.kept.pop("compared")
+    blocked, i, j = _blocked(shard, settings, counts, exclude)
+    levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, i, j)
+    return blocked, i, j, levels
+
+
+def _blocked(shard: LoadedShard, settings: Settings, counts: Counts, exclude: pd.Index | None
+             ) -> tuple[blocking.Blocked, np.ndarray, np.ndarray]:
     p = shard.prepared
     blocked = blocking.index(p, settings, key_reports=counts.key_reports)
     i, j = blocked.station_rows, blocked.report_rows
     if exclude is not None and len(exclude):
         keep = ~pair_keys(p.stations.ids[i], p.reports.ids[j]).isin(exclude)
         i, j = i[keep], j[keep]
-    levels = compare_mod.compare(compare_mod.context(p), settings, i, j)
-    return blocked, i, j, levels
+    return blocked, i, j
 
 
 def random_pairs(settings: Settings, n_stations: int, starts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -174,12 +210,23 @@ class ShardPatterns:
 
 
 def pattern_counts(shard: LoadedShard, settings: Settings, counts: Counts, exclude: pd.Index | None,
-                   keep_compared: bool, random: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ShardPatterns:
-    """What EM needs of this shard's blocked pairs, and its random pairs' levels."""
-    compared = _compared(shard, settings, counts, exclude)
-    if keep_compared:  # the runner holds the shard until it is ranked: compare once
+                   keep_compared: bool, training: np.ndarray, random: tuple[np.ndarray, np.ndarray, np.ndarray]
+                   ) -> ShardPatterns:
+    """What EM needs of this shard's blocked pairs of the ``training`` station records (bool per
+    row), and its random pairs' levels. A runner holding the shard until it is ranked compares
+    every pair once and keeps them (``keep_compared``); else only the training pairs are
+    compared here, and the ranking compares them all."""
+    if keep_compared:
+        compared = _compared(shard, settings, counts, exclude)
         shard.kept["compared"] = compared
-    _, i, _, levels = compared
+        _, i, _, levels = compared
+        mine = training[i]
+        i, levels = i[mine], levels[mine]
+    else:
+        _, i, j = _blocked(shard, settings, counts, exclude)
+        mine = training[i]
+        i, j = i[mine], j[mine]
+        levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, i, j)
     positions, ri, rj = random
     random_levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, ri, rj)
     return ShardPatterns(model_mod.PatternCounts.of_pairs(i, levels), positions, random_levels)
@@ -192,7 +239,7 @@ def train(settings: Settings, parts: list[ShardPatterns]) -> model_mod.Model:
     for p in parts:
         random_levels[p.random_positions] = p.random_levels
     patterns = model_mod.PatternCounts.combine([p.patterns for p in parts])
-    return model_mod.train_patterns(settings, model_mod.training_sample(settings, patterns), random_levels)
+    return model_mod.train_patterns(settings, patterns, random_levels)
 
 
 @dataclass(frozen=True)
