@@ -31,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     workers = getattr(args, "workers", None)
     if not scheduler and not workers:
         return _run(args, _read(args), match)
+    try:
+        size = dask_runner.shard_size(getattr(args, "shard_size", None))
+    except ValueError as exc:
+        print(f"xunqin: {exc}", file=sys.stderr)
+        return 2
     from concurrent.futures import ThreadPoolExecutor
 
     from xunqin.flows.prefect_env import local_server
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         with local_server(), dask_runner.engine(workers, scheduler) as address:
             def on_dask(stations, reports, **options):
                 return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=address,
-                                                 size=getattr(args, "shard_size", None),
+                                                 size=size,
                                                  directory=getattr(args, "shard_dir", None), **options)
 
             return _run(args, reading.result(), on_dask)

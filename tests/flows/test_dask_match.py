@@ -87,12 +87,14 @@ def test_match_with_workers_starts_a_local_cluster(one_process, harness_api, tmp
     _assert_same(_match(tmp_path, "workers", "--workers", "2", "--shard-size", "1500"), one_process)
 
 
-def test_a_bad_shard_size_in_the_environment_is_refused(harness_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xunqin.flows import dask_runner
-
+def test_a_bad_shard_size_in_the_environment_is_refused_naming_it(
+        harness_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("XUNQIN_SHARD_SIZE", "many")
-    with pytest.raises(ValueError, match="XUNQIN_SHARD_SIZE"):
-        dask_runner.shard_size(None)
+    code = cli.main(["match", "--stations", str(SAMPLE / "stations.csv"), "--reports", str(SAMPLE / "reports.csv"),
+                     "--out", str(tmp_path / "c.csv"), "--workers", "2"])
+    assert code == 2
+    assert "XUNQIN_SHARD_SIZE must be a whole number, not 'many'" in capsys.readouterr().err
+    assert not (tmp_path / "c.csv").exists()
 
 
 def _night(tmp_path: Path, name: str, **dask: object) -> pd.DataFrame:
