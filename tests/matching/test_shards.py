@@ -102,3 +102,33 @@ def test_pattern_counts_add_up_and_em_on_them_is_em_on_the_pairs():
     pair_starts = np.flatnonzero(np.r_[True, pair_station[1:] != pair_station[:-1]])
     per_pair = model_mod.expectation(expanded, pair_starts, np.diff(np.r_[pair_starts, len(expanded)]), 0.3)
     np.testing.assert_allclose(np.repeat(per_row, whole.count), per_pair, rtol=1e-12)
+
+
+def test_the_top_k_counts_people_not_reports_however_many_duplicates_come_first():
+    """Seven reports of one person score above another person's report: with K = 2 both people
+    are listed (the earlier 3K shortlist before grouping listed only the first), and the
+    merge of two shards' tops gives the same."""
+    from xunqin.matching.rank import top_groups
+
+    i = np.zeros(8, dtype=np.int64)
+    j = np.arange(8)
+    total = np.array([9.0, 8.9, 8.8, 8.7, 8.6, 8.5, 8.4, 1.0])
+    groups = np.array([5, 5, 5, 5, 5, 5, 5, 6])
+    kept, ranks = top_groups(i, j, total, groups, top_k=2)
+    assert list(j[kept]) == [0, 7] and list(ranks) == [1, 2]
+    halves = [np.arange(0, 4), np.arange(4, 8)]
+    tops = np.concatenate([h[top_groups(i[h], j[h], total[h], groups[h], 2)[0]] for h in halves])
+    merged, _ = top_groups(i[tops], j[tops], total[tops], groups[tops], 2)
+    assert list(j[tops][merged]) == [0, 7]
+
+
+@pytest.mark.parametrize("scores,want", [
+    ([3.0, 3.0, 3.0], [0, 1]),  # equal scores: the earlier report rows first, whatever the pair order
+    ([3.0, 1.0, 3.0], [1, 2]),
+])
+def test_equal_scores_rank_by_report_row(scores, want):
+    from xunqin.matching.rank import top_groups
+
+    j = np.array([2, 0, 1])
+    kept, ranks = top_groups(np.zeros(3, dtype=np.int64), j, np.asarray(scores), np.arange(3), top_k=2)
+    assert list(j[kept]) == want and list(ranks) == [1, 2]
