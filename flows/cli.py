@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
 
@@ -21,9 +22,17 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _version() -> str:
+    try:
+        return metadata.version("xunqin")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (sub-commands ingest, match, nightly, serve, web, user, station, search-index)."""
     parser = argparse.ArgumentParser(prog="xunqin", description="寻亲: match rescue-station records against missing-person reports")
+    parser.add_argument("--version", action="version", version=f"xunqin {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ing = sub.add_parser("ingest", help="read, check and normalize exchange files")
@@ -36,9 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--stations", type=Path, required=True, help="station records (CSV or XLSX)")
     match.add_argument("--reports", type=Path, required=True, help="missing-person reports (CSV or XLSX)")
     match.add_argument("--out", type=Path, required=True, help="candidates CSV to write")
-    match.add_argument("--top-k", type=_positive_int, default=10, help="candidates per station record (default 10)")
+    match.add_argument("--top-k", type=_positive_int, default=None,
+                       help="candidates per station record (default: the settings' top_k, 10 in the defaults)")
     match.add_argument("--model", type=Path, help="model JSON: used if it exists, else trained and saved there")
-    match.add_argument("--settings", type=Path, help="matcher settings (YAML or JSON) instead of the defaults")
+    match.add_argument("--settings", type=Path,
+                       help="matcher settings (YAML or JSON) instead of the defaults; with a --model file that "
+                            "exists, accepted only when they equal the model's settings (a model is trained for "
+                            "its settings), else refused; with a new --model file, the model is trained with them")
     match.add_argument("--workers", type=_positive_int, help="match the reports in shards on a local Dask cluster "
                        "of N worker processes (same answers; memory per worker bounded by the shard size)")
     match.add_argument("--dask", metavar="ADDRESS", help="match in shards on the Dask cluster at ADDRESS "
@@ -121,9 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from xunqin.flows.outputs import OutputError
     from xunqin.ingest import FileRefused
+    from xunqin.matching.settings import SettingsError
 
     try:
         return args.handler(args)
+    except SettingsError as exc:  # each problem on a line: file, key path, what is wrong
+        for line in str(exc).splitlines():
+            print(f"xunqin: {line}", file=sys.stderr)
+        return 2
     except FileRefused as exc:
         print(f"xunqin: {exc.file}: {exc.column or '-'}: {exc.why}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ import pandas as pd
 
 from xunqin.flows.tasks import private_task
 from xunqin.matching import shards as shards_mod
+from xunqin.matching.progress import Counted
 
 ADDRESS_ENV = "XUNQIN_DASK_ADDRESS"
 SHARD_SIZE_ENV = "XUNQIN_SHARD_SIZE"
@@ -132,7 +133,7 @@ class PrefectShardRunner:
         futures = [shard_phase.with_options(task_run_name=f"{phase.__name__}-shard-{s.number}")
                    .submit(loaded, phase, (*common, *own)) for s, loaded, own in zip(self.sources, self._loaded, per_shard)]
         for done, _ in enumerate(as_completed(futures), start=1):
-            self.say(f"{phase.__name__}: {done}/{self.n_shards} shards done")
+            self.say(Counted(phase.__name__, done, self.n_shards, "shards"))
         return [f.result() for f in futures]
 
     def report_ids(self, rows: np.ndarray) -> np.ndarray:

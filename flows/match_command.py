@@ -4,33 +4,73 @@ Contract (../shared/exchange-format.md): one row per candidate pair, best first 
 station record, at most --top-k per record; columns station_record_id, report_id, rank, score,
 then the per-field evidence. Exits non-zero with one line when an input file is refused, or
 when an output cannot be written (then no partial output is left: see flows/outputs.py).
+
+``--settings`` and ``--model``: a model is trained for its settings (its m and u are per level
+of its comparisons). So with a model file that exists, ``--settings`` is accepted only when it
+equals the model's settings, and refused otherwise (:class:`SettingsConflict`); when the model
+file does not exist yet, the model is trained with ``--settings`` and saved there. ``--top-k``
+overrides the settings' ``top_k`` (the model's, with a model).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from xunqin.flows import outputs
-from xunqin.ingest import ingest_files, write_rejects_csv
+from xunqin.flows.progress import console_progress
+from xunqin.ingest import FileRefused, ingest_files, write_rejects_csv
 from xunqin.matching.model import Model
 from xunqin.matching.pipeline import match
-from xunqin.matching.settings import Settings
+from xunqin.matching.settings import Settings, SettingsError
 
 
-def _say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+class SettingsConflict(SettingsError):
+    """``--settings`` differs from the settings the ``--model`` file was trained with."""
+
+
+def load_model(path: Path) -> Model:
+    """The model in ``path``; its settings' problems name the file and ``settings.…`` keys."""
+    try:
+        return Model.load(path)
+    except SettingsError as exc:
+        raise exc.located(path, "settings") from None
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, another format, a level without m or u
+        why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        if not why.startswith("not a xunqin model"):
+            why = f"not a xunqin model file ({why})"
+        raise FileRefused(str(path), None, why) from None
+
+
+def check_settings_fit(model: Model, model_path: Path, settings: Settings, settings_path: Path) -> None:
+    """Refuse settings that are not the model's: the model would score with its own, silently."""
+    differences = model.settings.differences(settings)
+    if not differences:
+        return
+    shown = "; ".join(f"{path}: {mine} in the model, {theirs} here" for path, mine, theirs in differences[:3])
+    more = f"; and {len(differences) - 3} more" if len(differences) > 3 else ""
+    raise SettingsConflict([("", (
+        f"not the settings {model_path} was trained with ({shown}{more}); a model scores with the settings "
+        "it was trained for: leave out --settings to use the model as it is, or give --model a new file to "
+        "train one with these settings"
+    ))], str(settings_path))
 
 
 def run(args: argparse.Namespace) -> int:
     from xunqin.flows import dask_runner
 
+    model_path = Path(args.model) if args.model else None
+    # settings and model first: a refusal must not wait for the files to be read
+    settings = Settings.load(args.settings) if args.settings else None  # SettingsError: cli
+    model = load_model(model_path) if model_path and model_path.exists() else None
+    if model is not None and settings is not None:
+        check_settings_fit(model, model_path, settings, Path(args.settings))
     scheduler = dask_runner.address(getattr(args, "dask", None))
     workers = getattr(args, "workers", None)
     if not scheduler and not workers:
-        return _run(args, _read(args), match)
+        with console_progress() as say:
+            return _run(args, say, lambda: _read(args), match, settings, model, model_path)
     try:
         size = dask_runner.shard_size(getattr(args, "shard_size", None))
     except ValueError as exc:
@@ -43,41 +83,39 @@ def run(args: argparse.Namespace) -> int:
     # the Prefect API and the cluster start while the files are read
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(_read, args)
-        with local_server(), dask_runner.engine(workers, scheduler) as address:
+        with local_server(), dask_runner.engine(workers, scheduler) as address, console_progress() as say:
             def on_dask(stations, reports, **options):
-                return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=address,
-                                                 size=size,
+                return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=address, size=size,
                                                  directory=getattr(args, "shard_dir", None), **options)
 
-            return _run(args, reading.result(), on_dask)
+            return _run(args, say, reading.result, on_dask, settings, model, model_path)
 
 
 def _read(args: argparse.Namespace):
     return ingest_files(stations=Path(args.stations), reports=Path(args.reports))  # FileRefused: cli
 
 
-def _run(args: argparse.Namespace, result, matcher) -> int:
+def _run(args: argparse.Namespace, say, read, matcher, settings, model, model_path) -> int:
     """``matcher``: in this process, or in report shards on Dask with ``--workers``/``--dask``
     (or ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
     out = Path(args.out)
+    if model is not None:
+        say(f"model {model_path}" + (": the settings given are the model's" if settings is not None else ""))
+    result = read()
     for counts in result.counts.values():
-        _say(counts.summary())
+        say(counts.summary())
     rejects_path = out.with_name(out.stem + ".rejects.csv")
     if len(result.rejects):
         with outputs.staged(rejects_path) as temp:
             write_rejects_csv(result.rejects, temp)
-        _say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
+        say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
 
-    model_path = Path(args.model) if args.model else None
-    model = Model.load(model_path) if model_path and model_path.exists() else None
-    settings = Settings.load(args.settings) if args.settings else None
-    outcome = matcher(result.stations, result.reports, settings=settings, model=model, top_k=args.top_k,
-                      progress=_say)
+    outcome = matcher(result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=say)
     if model_path and model is None:
         with outputs.staged(model_path) as temp:
             outcome.model.save(temp)
-        _say(f"model saved to {model_path}")
+        say(f"model saved to {model_path}")
     with outputs.staged(out) as temp:
         outcome.candidates.to_csv(temp, index=False, encoding="utf-8")
-    _say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
+    say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from xunqin.store.db import DEFAULT_URL, URL_ENV
 
@@ -29,8 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--actor", default="admin-cli", help="who does it (for the audit log)")
 
 
-def train_version(url: str, *, cache_dir: str | None = None, actor: str = "admin-cli", run_id: int | None = None) -> dict[str, Any]:
-    """Fit, judge, store and maybe activate a new version; returns what happened."""
+def train_version(url: str, *, cache_dir: str | None = None, actor: str = "admin-cli", run_id: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fit, judge, store and maybe activate a new version; returns what happened.
+
+    ``progress`` (a ``progress(message)`` callable, see xunqin.matching.progress) hears how far it is.
+    """
     from xunqin.flows.prepared import night_tables
     from xunqin.matching import learning
     from xunqin.matching.model import Model
@@ -38,7 +42,9 @@ def train_version(url: str, *, cache_dir: str | None = None, actor: str = "admin
     from xunqin.matching.settings import default_settings
     from xunqin.store import db, labels, model_versions
 
+    say = progress or (lambda _message: None)
     db.upgrade(url)
+    say("reading the records held")
     tables = night_tables(url, cache_dir)
     try:
         prepared = tables.snapshot.prepared()
@@ -49,7 +55,8 @@ def train_version(url: str, *, cache_dir: str | None = None, actor: str = "admin
         active_row = model_versions.active_row(s)
         active = Model.from_dict(json.loads(active_row.body)) if active_row is not None else None
     settings = active.settings if active is not None else default_settings()
-    base = match_prepared(prepared, settings=settings).model  # EM and u on today's data
+    base = match_prepared(prepared, settings=settings, progress=progress).model  # EM and u on today's data
+    say(f"fitting a version on {len(held):,} labels")
     evaluate_on = learning.held_out(held["station_record_id"]) if len(held) else None
     train_labels = held.loc[~evaluate_on] if evaluate_on is not None else held
     eval_labels = held.loc[evaluate_on] if evaluate_on is not None else held
@@ -82,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
     url = db.database_url(args.db)
     db.upgrade(url)
     if args.model_command == "train":
-        done = train_version(url, cache_dir=args.cache, actor=args.actor)
+        from xunqin.flows.progress import console_progress
+
+        with console_progress() as say:
+            done = train_version(url, cache_dir=args.cache, actor=args.actor, progress=say)
         state = "已启用 (activated)" if done["activated"] else "未启用 (kept inactive)"
         new, old = done["evaluation"]["new"], done["evaluation"]["active"] or {}
         print(f"模型版本 {done['number']} ({done['version']}) {state}: {done['why']}")

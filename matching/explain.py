@@ -21,8 +21,8 @@ COMPARISON_TEXT: dict[str, str] = {
     "marks": "体貌特征", "conditions": "病症",
 }
 LEVEL_TEXT: dict[str, dict[str, str]] = {
-    "name": {"exact": "姓名相同", "pinyin": "同音", "folded": "方言近音", "given": "名字相同",
-             "nickname_core": "小名相合", "surname": "同姓", "similar": "拼音相近", "else": "不同"},
+    "name": {"nickname_exact": "小名相同", "exact": "姓名相同", "pinyin": "同音", "folded": "方言近音", "given": "名字相同", "partial": "姓名缺一字",
+             "nickname_last": "小名合名字末字", "nickname_core": "小名相合", "surname": "同姓", "similar": "拼音相近", "else": "不同"},
     "gender": {"same": "相同", "else": "不同"},
     "age": {"within": "相符", "close": "接近（±2岁）", "near": "大致（±5岁）", "else": "不符"},
     "dates": {"found_before_missing": "救助早于走失", "days_30": "走失30天内被救助", "days_365": "一年内",

@@ -13,9 +13,8 @@ from . import blocking, compare as compare_mod, model as model_mod, probability 
 from . import shards as shards_mod
 from .explain import evidence_frame
 from .prepare import Prepared
+from .progress import Counted, Progress
 from .settings import Settings, default_settings
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -76,7 +75,7 @@ class SerialRunner:
         for shard, own in zip(self.shards, per_shard):
             out.append(phase(shard, *common, *own))
             if self.n_shards > 1:
-                self.say(f"{phase.__name__}: shard {shard.number + 1}/{self.n_shards} done")
+                self.say(Counted(phase.__name__, shard.number + 1, self.n_shards, "shards"))
         return out
 
     def report_ids(self, rows: np.ndarray) -> np.ndarray:
@@ -293,7 +292,7 @@ def match_prepared(
     ctx = compare_mod.context(small)
     levels = compare_mod.compare(
         ctx, settings, si, sj,
-        progress=lambda done, total: say(f"comparing: {done:,}/{total:,} pairs"),
+        progress=lambda done, total: say(Counted("comparing", done, total, "pairs")),
     )
     lap("compare")
     if model is None:

@@ -97,6 +97,34 @@ def _syllables(series: pd.Series) -> pd.Series:
     return text.str.replace(" ", "|", regex=False)
 
 
+def partial_names(surname: str, given: str) -> str:
+    """'zang|cang', 'wei min' -> 'zang wei|zang min|cang wei|cang min': the surname with each
+    character of a given name of two or more, in order (张伟 or 张明 written for 张伟明)."""
+    out = []
+    for reading in given.split("|") if given else ():
+        syllables = reading.split(" ")
+        if len(syllables) < 2:
+            continue
+        for family in surname.split("|") if surname else ():
+            out.extend(f"{family} {syllable}" for syllable in syllables if syllable)
+    return "|".join(dict.fromkeys(out))
+
+
+def _partials(surname_folded: pd.Series, given_folded: pd.Series) -> pd.Series:
+    # '/' is in no reading: the pair as one string, so each distinct pair is worked out once
+    pairs = surname_folded.astype("string").fillna("").str.cat(given_folded.astype("string").fillna(""), sep="/")
+    codes, uniques = pd.factorize(pairs)
+    table = np.array([partial_names(*u.split("/", 1)) for u in uniques] + [""], dtype=object)
+    return pd.Series(table[codes], index=given_folded.index, dtype=object)
+
+
+def _last_syllables(series: pd.Series) -> pd.Series:
+    """'xiu yin|xiu yan' -> 'yin|yan': the last syllable of every reading."""
+    text = series.astype("string").fillna("")
+    return text.map({u: "|".join(dict.fromkeys(r.rsplit(" ", 1)[-1] for r in u.split("|") if r)) if u else ""
+                     for u in pd.unique(text)})
+
+
 def _prefectures(codes: pd.Series) -> pd.Series:
     """Candidate codes -> prefecture codes (ppcc00) of those below province level."""
 
@@ -229,6 +257,9 @@ def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None
         m["syllables_folded"] = split_multi(_syllables(given_folded), vocab).union(
             split_multi(_syllables(_col(df, "alias_folded")), vocab)
         )
+        m["partial_folded"] = split_multi(_partials(_folded(surname), given_folded), vocab)
+        # 小红, 阿红, 红红 are mostly made from the last character of the given name (丽红)
+        m["given_last_folded"] = split_multi(_last_syllables(given_folded), vocab)
         kind = np.where(side.values["name_clean"] < 0, "empty", "full")
     else:
         kind = _col(df, "name_kind").astype("string").fillna("empty").to_numpy(dtype=object)

@@ -71,7 +71,7 @@ def test_match_on_a_cluster_by_address_gives_the_answers_of_one_process(
     _assert_same(got, one_process)
     assert _finished(cluster, "shard_phase") - ran == 3 * 5  # three phases of five shards ran on that cluster
     err = capsys.readouterr().err
-    assert "3,000 reports in 5 shards" in err and "rank_shard: 5/5 shards done" in err
+    assert "3,000 reports in 5 shards" in err and "rank_shard: 5/5 shards" in err
 
 
 def test_match_takes_the_cluster_from_the_environment(

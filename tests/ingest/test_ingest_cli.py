@@ -128,7 +128,7 @@ def fake_match(monkeypatch: pytest.MonkeyPatch) -> list:
     return calls
 
 
-@pytest.mark.parametrize("extra, top_k", [([], 10), (["--top-k", "3"], 3), (["--top-k", "100"], 100)])
+@pytest.mark.parametrize("extra, top_k", [([], None), (["--top-k", "3"], 3), (["--top-k", "100"], 100)])
 def test_match_delegates(fake_match: list, extra: list[str], top_k: int) -> None:
     assert main(["match", "--stations", "s.csv", "--reports", "r.csv", "--out", "c.csv", *extra]) == 3
     (args,) = fake_match
