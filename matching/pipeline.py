@@ -57,6 +57,8 @@ class SerialRunner:
     def __init__(self, shards: list[shards_mod.LoadedShard], progress: Progress | None = None) -> None:
         self.shards = shards
         self.say = progress or (lambda _message: None)
+        for shard in shards:
+            shard.progress = progress
 
     @classmethod
     def of_frames(cls, stations: pd.DataFrame, reports: pd.DataFrame, shard_size: int | None = None,

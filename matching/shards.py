@@ -27,7 +27,7 @@ shard's vocabulary across shards: duplicate keys travel as hashes of the values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ import pandas as pd
 from . import blocking, compare as compare_mod, model as model_mod, probability as probability_mod, rank as rank_mod
 from .arrays import Vocabulary
 from .prepare import Prepared, assemble, prepare_reports, prepare_stations
+from .progress import Counted
 from .settings import Settings
 
 
@@ -58,6 +59,7 @@ class LoadedShard:
     station_codes: int  # vocabulary codes below this are the station side's, the same in every shard
     # what a runner holding shards in memory keeps between phases (the compared pairs)
     kept: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] | None = None  # where comparing reports its counts, in this process
 
 
 def prepare_shard(number: int, start: int, stations: pd.DataFrame, reports: pd.DataFrame,
@@ -172,8 +174,15 @@ def _compared(shard: LoadedShard, settings: Settings, counts: Counts, exclude: p
     if "compared" in shard.kept:
         return shard.kept.pop("compared")
     blocked, i, j = _blocked(shard, settings, counts, exclude)
-    levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, i, j)
+    levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, i, j, progress=_counting(shard))
     return blocked, i, j, levels
+
+
+def _counting(shard: LoadedShard) -> Callable[[int, int], None] | None:
+    say = shard.progress
+    if say is None:
+        return None
+    return lambda done, total: say(Counted("comparing", done, total, "pairs"))
 
 
 def _blocked(shard: LoadedShard, settings: Settings, counts: Counts, exclude: pd.Index | None
