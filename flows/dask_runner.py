@@ -166,6 +166,22 @@ def shard_files(stations: pd.DataFrame, reports: pd.DataFrame, size: int,
         shutil.rmtree(folder, ignore_errors=True)
 
 
+class _HereOnly:
+    """A progress callback that stays in this process. Prefect ships the flow, and with it what
+    its function holds, to every task; there this is a no-op (a terminal's progress bar, or a
+    test's captured stderr, cannot be pickled, and is not the worker's to draw)."""
+
+    def __init__(self, fn: Callable[[str], None] | None) -> None:
+        self.fn = fn
+
+    def __call__(self, message: str) -> None:
+        if self.fn is not None:
+            self.fn(message)
+
+    def __reduce__(self) -> tuple:
+        return (_HereOnly, (None,))
+
+
 def match_on_dask(stations: pd.DataFrame, reports: pd.DataFrame, *, workers: int | None = None,
                   scheduler: str | None = None, size: int | None = None, directory: str | None = None,
                   progress: Callable[[str], None] | None = None, **options: Any) -> Any:
@@ -177,7 +193,8 @@ def match_on_dask(stations: pd.DataFrame, reports: pd.DataFrame, *, workers: int
     from xunqin.matching.pipeline import match_shards
 
     size = shard_size(size)
-    say = progress or (lambda _message: None)
+    progress = _HereOnly(progress)
+    say = progress
     with shard_files(stations, reports, size, directory) as sources:
         say(f"{len(reports):,} reports in {len(sources)} shards of up to {size:,}, on "
             f"{scheduler or f'a local Dask cluster of {workers or DEFAULT_WORKERS} workers'}")
