@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := sqlite:///out/xunqin.db
 
-.PHONY: demo test lint bench bench-incremental bench-quality bench-queue bench-learning bench-web nightly serve web clean
+.PHONY: demo test lint bench bench-scale bench-incremental bench-quality bench-queue bench-learning bench-web nightly serve web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.matcher
+
+# xunqin match in report shards on a LocalCluster of 2 workers at M and L, beside one process at M
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.scale --sizes M L --workers 2 $(SCALE_ARGS)
 
 bench-incremental: $(STAMP)
 	$(BIN)/python -m benchmarks.incremental --size M --work bench-out/incremental-M

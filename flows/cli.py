@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="matcher settings (YAML or JSON) instead of the defaults; with a --model file that "
                             "exists, accepted only when they equal the model's settings (a model is trained for "
                             "its settings), else refused; with a new --model file, the model is trained with them")
+    match.add_argument("--workers", type=_positive_int, help="match the reports in shards on a local Dask cluster "
+                       "of N worker processes (same answers; memory per worker bounded by the shard size)")
+    match.add_argument("--dask", metavar="ADDRESS", help="match in shards on the Dask cluster at ADDRESS "
+                       "(tcp://scheduler:8786; default $XUNQIN_DASK_ADDRESS when set)")
+    match.add_argument("--shard-size", type=_positive_int, help="reports per shard with --workers/--dask "
+                       "(default $XUNQIN_SHARD_SIZE, else 250000)")
+    match.add_argument("--shard-dir", type=Path, help="folder for the shards' Parquet files, one every worker "
+                       "reads (default $XUNQIN_SHARD_DIR, else a private temporary folder)")
     match.set_defaults(handler=_match)
 
     # The batch and the web app: their modules load only when their command runs.

@@ -15,6 +15,7 @@ overrides the settings' ``top_k`` (the model's, with a model).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from xunqin.flows import outputs
@@ -57,34 +58,64 @@ def check_settings_fit(model: Model, model_path: Path, settings: Settings, setti
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    from xunqin.flows import dask_runner
+
     model_path = Path(args.model) if args.model else None
     # settings and model first: a refusal must not wait for the files to be read
     settings = Settings.load(args.settings) if args.settings else None  # SettingsError: cli
     model = load_model(model_path) if model_path and model_path.exists() else None
     if model is not None and settings is not None:
         check_settings_fit(model, model_path, settings, Path(args.settings))
-    with console_progress() as say:
-        if model is not None:
-            say(f"model {model_path}" + (": the settings given are the model's" if settings is not None else ""))
-        result = ingest_files(stations=Path(args.stations), reports=Path(args.reports))  # FileRefused: cli
-        for counts in result.counts.values():
-            say(counts.summary())
-        rejects_path = out.with_name(out.stem + ".rejects.csv")
-        if len(result.rejects):
-            with outputs.staged(rejects_path) as temp:
-                write_rejects_csv(result.rejects, temp)
-            say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
+    scheduler = dask_runner.address(getattr(args, "dask", None))
+    workers = getattr(args, "workers", None)
+    if not scheduler and not workers:
+        with console_progress() as say:
+            return _run(args, say, lambda: _read(args), match, settings, model, model_path)
+    try:
+        size = dask_runner.shard_size(getattr(args, "shard_size", None))
+    except ValueError as exc:
+        print(f"xunqin: {exc}", file=sys.stderr)
+        return 2
+    from concurrent.futures import ThreadPoolExecutor
 
-        outcome = match(
-            result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=say
-        )
-        if model_path and model is None:
-            with outputs.staged(model_path) as temp:
-                outcome.model.save(temp)
-            say(f"model saved to {model_path}")
-        with outputs.staged(out) as temp:
-            outcome.candidates.to_csv(temp, index=False, encoding="utf-8")
-        say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
+    from xunqin.flows.prefect_env import local_server
+
+    # the Prefect API and the cluster start while the files are read
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(_read, args)
+        with local_server(), dask_runner.engine(workers, scheduler) as address, console_progress() as say:
+            def on_dask(stations, reports, **options):
+                return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=address, size=size,
+                                                 directory=getattr(args, "shard_dir", None), **options)
+
+            return _run(args, say, reading.result, on_dask, settings, model, model_path)
+
+
+def _read(args: argparse.Namespace):
+    return ingest_files(stations=Path(args.stations), reports=Path(args.reports))  # FileRefused: cli
+
+
+def _run(args: argparse.Namespace, say, read, matcher, settings, model, model_path) -> int:
+    """``matcher``: in this process, or in report shards on Dask with ``--workers``/``--dask``
+    (or ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
+    out = Path(args.out)
+    if model is not None:
+        say(f"model {model_path}" + (": the settings given are the model's" if settings is not None else ""))
+    result = read()
+    for counts in result.counts.values():
+        say(counts.summary())
+    rejects_path = out.with_name(out.stem + ".rejects.csv")
+    if len(result.rejects):
+        with outputs.staged(rejects_path) as temp:
+            write_rejects_csv(result.rejects, temp)
+        say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
+
+    outcome = matcher(result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=say)
+    if model_path and model is None:
+        with outputs.staged(model_path) as temp:
+            outcome.model.save(temp)
+        say(f"model saved to {model_path}")
+    with outputs.staged(out) as temp:
+        outcome.candidates.to_csv(temp, index=False, encoding="utf-8")
+    say(f"wrote {len(outcome.candidates):,} candidate rows to {out}")
     return 0
-

@@ -23,7 +23,9 @@ def match(db_url: str | None = None, top_k: int | None = None, run_id: int | Non
         tasks.prepare_database(url)
         run_id = tasks.start_run(url, "match")
     try:
-        summary = tasks.match_incremental(url, run_id, top_k, cache_dir)
+        # submitted, so that it runs where the flow's task runner puts it: in this process, or
+        # on a Dask worker when the night is configured so (flows/dask_runner.py)
+        summary = tasks.match_incremental.submit(url, run_id, top_k, cache_dir).result()
     except BaseException as exc:
         if own_run:
             tasks.finish_run(url, run_id, "failed", None, type(exc).__name__)

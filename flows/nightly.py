@@ -30,11 +30,14 @@ ARTIFACT_KEY = "xunqin-nightly-summary"
 
 @flow(name="xunqin-nightly", persist_result=False)
 def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, quarantine: str | None = None,
-            top_k: int | None = None, cache_dir: str | None = None, rematch_all: bool = False) -> dict[str, Any]:
+            top_k: int | None = None, cache_dir: str | None = None, rematch_all: bool = False,
+            dask: str | None = None, workers: int | None = None) -> dict[str, Any]:
     """One night: take the inbox into the database, match what is new, publish the summary.
 
     ``rematch_all``: match every open record, not only the new ones (refreshes every stored
-    score; a full night's time, so now and then, e.g. once a month)."""
+    score; a full night's time, so now and then, e.g. once a month). The match step runs on the
+    Dask cluster at ``dask`` (or ``$XUNQIN_DASK_ADDRESS``, read when the night runs), or on a
+    local cluster of ``workers`` processes; else in this process."""
     logger = get_run_logger()
     url = prefect_env.database_url(db_url)
     seconds: dict[str, float] = {}
@@ -57,7 +60,8 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
             summary["retrained"] = tasks.retrain_if_due(url, run_id, cache_dir)
             if rematch_all:
                 summary["put_back"] = tasks.put_back_all(url, run_id)
-            summary["match"] = match(db_url=db_url, top_k=top_k, run_id=run_id, cache_dir=cache_dir)
+            summary["match"] = _match_flow(dask, workers)(db_url=db_url, top_k=top_k, run_id=run_id,
+                                                           cache_dir=cache_dir)
             seconds["match"] = round(time.perf_counter() - clock, 2)
         except BaseException as exc:
             try:
@@ -71,6 +75,16 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
                              description="xunqin nightly run: files, rows, rejects, candidates, time per step")
     logger.info("nightly run %d done in %.1f s", run_id, sum(seconds.values()))
     return summary
+
+
+def _match_flow(dask: str | None, workers: int | None) -> Any:
+    """The match sub-flow, on the Dask task runner when the night is configured for one."""
+    from xunqin.flows import dask_runner
+
+    scheduler = dask_runner.address(dask)
+    if not scheduler and not workers:
+        return match
+    return match.with_options(task_runner=dask_runner.task_runner(workers, scheduler))
 
 
 def _recovered(lock: locks.Acquired, interrupted: list[int]) -> dict[str, Any] | None:

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quarantine", default=None, help="where refused files go (default INBOX/quarantine)")
     parser.add_argument("--top-k", type=int, default=None, help="candidates kept per station record")
     parser.add_argument("--cache", default=None, metavar="DIR", help=CACHE_HELP)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="run the match step on a local Dask cluster of N worker processes")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run the match step on the Dask cluster at ADDRESS (default $XUNQIN_DASK_ADDRESS when set)")
     parser.add_argument("--rematch-all", action="store_true",
                         help="match every open record again, not only new ones: refreshes every stored "
                              "score (name frequencies drift as reports come in); a full night's time")
@@ -88,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             summary = nightly(inbox=inbox, db_url=url_param, archive=args.archive, quarantine=args.quarantine,
-                              top_k=args.top_k, cache_dir=args.cache, rematch_all=args.rematch_all)
+                              top_k=args.top_k, cache_dir=args.cache, rematch_all=args.rematch_all,
+                              dask=args.dask, workers=args.workers)
         except NightLocked as exc:
             print(f"xunqin: {exc}", file=sys.stderr)
             return 3

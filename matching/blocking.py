@@ -35,10 +35,19 @@ class Blocked:
     report_rows: np.ndarray  # int64
     passes: tuple[PassStats, ...]
     pass_codes: dict[str, np.ndarray]  # per pass, the sorted pair codes (for pair completeness)
+    pairs: int | None = None  # the count, when the pairs themselves were not kept (report shards)
 
     @property
     def n_pairs(self) -> int:
-        return len(self.station_rows)
+        return len(self.station_rows) if self.pairs is None else self.pairs
+
+
+def part_order(stations: Side, spec: BlockingPass) -> list:
+    """The key parts with the fewest values per station record first: the composite key is the
+    same in any order, and the exploded arrays stay short until the last part. Ordered by the
+    station side, which every report shard holds whole, so that every shard numbers the station
+    records' composite keys alike (see :func:`station_key_reports`)."""
+    return sorted(spec.keys, key=lambda p: len(stations.multi[p.station].codes) / max(stations.n, 1))
 
 
 def _exploded_keys(
@@ -60,9 +69,7 @@ def _exploded_keys(
     s_key = np.zeros(len(s_rows), dtype=np.int64)
     r_key = np.zeros(len(r_rows), dtype=np.int64)
     focused = station_focus is not None or report_focus is not None
-    # the part with the fewest values per report first: the composite key is the same in any
-    # order, and the exploded arrays stay short until the last part
-    parts = sorted(spec.keys, key=lambda p: len(reports.multi[p.report].codes) / max(reports.n, 1))
+    parts = part_order(stations, spec)
     for number, part in enumerate(parts):
         s_owner, s_codes = stations.multi[part.station].gather(s_rows)
         if number == 0:  # every report: its values as stored, no gathering
@@ -116,10 +123,13 @@ def pass_pair_codes(
     spec: BlockingPass,
     station_focus: np.ndarray | None = None,
     report_focus: np.ndarray | None = None,
+    key_reports: np.ndarray | None = None,
 ) -> tuple[np.ndarray, PassStats]:
     """Pair codes of one pass. With a focus (bool per row on either side), only pairs holding a
     focused station record or a focused report; the per-key cap still counts every report, so a
-    focused run offers exactly the pairs of the full run that touch the focus."""
+    focused run offers exactly the pairs of the full run that touch the focus. ``key_reports``
+    (from :func:`station_key_reports` summed over report shards) replaces the per-key counts
+    of these reports by those of the whole list."""
     s_rows, s_key, r_rows, r_key = _exploded_keys(stations, reports, spec, station_focus, report_focus)
     n_keys = int(max(s_key.max(initial=-1), r_key.max(initial=-1))) + 1
     focused = station_focus is not None or report_focus is not None
@@ -129,9 +139,17 @@ def pass_pair_codes(
     # (row, key) pairs are distinct (a field holds a code once per row), so a count per key
     # is the number of reports holding it
     per_key = np.bincount(r_key, minlength=n_keys)
+    if key_reports is not None:
+        # the counts of every report shard: only the keys station records hold are known, and
+        # only those can make pairs
+        if focused:
+            raise ValueError("report counts of all shards apply to a run without a focus")
+        per_key[: len(key_reports)] = key_reports[: n_keys]
+        per_key[len(key_reports):] = 0
     over = per_key > spec.max_reports_per_key
     s_over = over[s_key] if len(s_key) else np.zeros(0, dtype=bool)
     skipped_station_rows = len(np.unique(s_rows[s_over]))
+    s_key_all = s_key
     s_rows, s_key = s_rows[~s_over], s_key[~s_over]
     n = np.int64(reports.n)
     if not focused:
@@ -153,8 +171,28 @@ def pass_pair_codes(
             pair_r, pair_s = _join(r_rows[mine], r_key[mine], s_rows[by_key], _offsets(s_key[by_key], n_keys))
             parts.append(pair_s * n + pair_r)
         codes = unique_ints(np.concatenate(parts))
-    stats = PassStats(spec.name, len(codes), int(over.sum()), skipped_station_rows)
+    skipped = int(over[np.unique(s_key_all)].sum()) if key_reports is not None else int(over.sum())
+    stats = PassStats(spec.name, len(codes), skipped, skipped_station_rows)
     return codes, stats
+
+
+def station_keys(stations: Side, reports: Side, spec: BlockingPass) -> tuple[np.ndarray, np.ndarray]:
+    """(station row, station key number) of every key the station records hold in this pass
+    (numbered as :func:`station_key_reports` numbers them)."""
+    s_rows, s_key, _, _ = _exploded_keys(stations, reports, spec)
+    return s_rows, s_key
+
+
+def station_key_reports(stations: Side, reports: Side, spec: BlockingPass) -> np.ndarray:
+    """Reports holding each composite key of the station records (indexed by the station
+    side's key number, the same in every report shard: the vocabulary numbers the station
+    side first and the parts go in :func:`part_order`). Summed over shards, the counts behind
+    ``max_reports_per_key``."""
+    s_rows, s_key, r_rows, r_key = _exploded_keys(stations, reports, spec)
+    n_station_keys = int(s_key.max(initial=-1)) + 1
+    held = r_key < n_station_keys
+    distinct = unique_ints(r_key[held] * np.int64(max(reports.n, 1)) + r_rows[held])
+    return np.bincount(distinct // max(reports.n, 1), minlength=n_station_keys)
 
 
 @cache
@@ -202,14 +240,18 @@ def index(
     station_focus: np.ndarray | None = None,
     report_focus: np.ndarray | None = None,
     workers: int = 2,
+    key_reports: dict[str, np.ndarray] | None = None,
 ) -> Blocked:
     """Every pass, then their union (only pairs touching the focus when one is given).
 
     Passes run on ``workers`` threads: their sorts, joins and hashing release the GIL.
+    ``key_reports`` (per pass, see :func:`station_key_reports`) caps the keys by the counts of
+    every report shard, not only these reports.
     """
 
     def one(spec: BlockingPass) -> tuple[np.ndarray, PassStats]:
-        return pass_pair_codes(prepared.stations, prepared.reports, spec, station_focus, report_focus)
+        return pass_pair_codes(prepared.stations, prepared.reports, spec, station_focus, report_focus,
+                               None if key_reports is None else key_reports[spec.name])
 
     if workers > 1 and len(settings.blocking) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:

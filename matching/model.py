@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .probability import Calibration, calibrated_list_probabilities, list_probabilities
 from .settings import Settings
@@ -147,17 +148,74 @@ def log_likelihood_ratios(settings, levels, m, u) -> np.ndarray:
     return llr
 
 
-def expectation(llr: np.ndarray, starts: np.ndarray, sizes: np.ndarray, share: float) -> np.ndarray:
+@dataclass(frozen=True)
+class PatternCounts:
+    """Blocked pairs as counts of distinct comparison patterns per station record.
+
+    Pairs of one station record with the same levels in every comparison are the same to EM
+    (same likelihood ratio, same posterior), so EM sees every pair through these counts without
+    holding the pairs; counts of report shards add up (:meth:`combine`)."""
+
+    station: np.ndarray  # int64 station row, sorted, then by pattern
+    pattern: np.ndarray  # int64 packed levels (see pack_levels)
+    count: np.ndarray  # int64 pairs
+
+    @classmethod
+    def of_pairs(cls, station_rows: np.ndarray, levels: np.ndarray) -> PatternCounts:
+        frame = pd.DataFrame({"station": np.asarray(station_rows, dtype=np.int64), "pattern": pack_levels(levels)})
+        counts = frame.groupby(["station", "pattern"], sort=True).size()
+        return cls(counts.index.get_level_values(0).to_numpy(np.int64),
+                   counts.index.get_level_values(1).to_numpy(np.int64), counts.to_numpy(np.int64))
+
+    @classmethod
+    def combine(cls, parts: list[PatternCounts]) -> PatternCounts:
+        frame = pd.DataFrame({"station": np.concatenate([p.station for p in parts]),
+                              "pattern": np.concatenate([p.pattern for p in parts]),
+                              "count": np.concatenate([p.count for p in parts])})
+        summed = frame.groupby(["station", "pattern"], sort=True)["count"].sum()
+        return cls(summed.index.get_level_values(0).to_numpy(np.int64),
+                   summed.index.get_level_values(1).to_numpy(np.int64), summed.to_numpy(np.int64))
+
+    def take(self, keep: np.ndarray) -> PatternCounts:
+        return PatternCounts(self.station[keep], self.pattern[keep], self.count[keep])
+
+
+LEVEL_BITS = 4  # levels per comparison < 16; 15 comparisons fit one int64
+
+
+def pack_levels(levels: np.ndarray) -> np.ndarray:
+    """One int64 per row of the levels matrix (comparison c in bits 4c..4c+3)."""
+    if levels.shape[1] * LEVEL_BITS > 63:
+        raise ValueError("too many comparisons to pack into one integer")
+    packed = np.zeros(len(levels), dtype=np.int64)
+    for c in range(levels.shape[1]):
+        packed |= levels[:, c].astype(np.int64) << np.int64(LEVEL_BITS * c)
+    return packed
+
+
+def unpack_levels(packed: np.ndarray, n_comparisons: int) -> np.ndarray:
+    mask = np.int64((1 << LEVEL_BITS) - 1)
+    return np.stack([(packed >> np.int64(LEVEL_BITS * c)) & mask for c in range(n_comparisons)],
+                    axis=1).astype(np.int8).reshape(len(packed), n_comparisons)
+
+
+def expectation(llr: np.ndarray, starts: np.ndarray, sizes: np.ndarray, share: float,
+                count: np.ndarray | None = None) -> np.ndarray:
     """Posterior that each pair is the station person's match.
 
     A station person is at most one person: with probability ``share`` one of their n blocked
     candidates is the match (each a priori 1/n), otherwise none is. This assignment constraint
     keeps EM from settling on "same surname" or "same province" as its match class.
+    With ``count``, each row stands for that many pairs of the same pattern (``sizes`` still
+    counts rows per station; the station's n is the sum of its counts).
     """
     owner = np.repeat(np.arange(len(sizes)), sizes)
-    terms = np.log(share) - np.log(sizes)[owner] + llr
-    top = np.maximum(np.maximum.reduceat(terms, starts), np.log1p(-share))
-    total = np.exp(np.log1p(-share) - top) + np.add.reduceat(np.exp(terms - top[owner]), starts)
+    weight = np.ones(len(llr)) if count is None else count.astype(float)
+    pairs = np.add.reduceat(weight, starts) if len(starts) else np.zeros(0)
+    terms = np.log(share) - np.log(pairs)[owner] + llr
+    top = np.maximum(np.maximum.reduceat(terms, starts), np.log1p(-share)) if len(starts) else np.zeros(0)
+    total = np.exp(np.log1p(-share) - top) + np.add.reduceat(weight * np.exp(terms - top[owner]), starts) \
+        if len(starts) else np.zeros(0)
     return np.exp(terms - top[owner] - np.log(total)[owner])
 
 
@@ -168,25 +226,35 @@ def train(
 
     ``station_rows`` (one per blocked pair) groups the pairs by station person.
     """
+    return train_patterns(settings, PatternCounts.of_pairs(station_rows, blocked_levels), random_levels)
+
+
+def train_patterns(settings: Settings, patterns: PatternCounts, random_levels: np.ndarray) -> Model:
+    """:func:`train` on pattern counts: each EM iteration costs the distinct (station record,
+    pattern) rows, not the pairs."""
     u = estimate_u(settings, random_levels)
     m = {}
     for comparison in settings.comparisons:
         start = np.array([1.0] + [lv.m if lv.m is not None else 1.0 for lv in comparison.levels[1:]])
         start[1:] /= start[1:].sum()
         m[comparison.name] = list(start)
-    order = np.argsort(station_rows, kind="stable")
-    levels = blocked_levels[order]
-    _, starts, sizes = np.unique(station_rows[order], return_index=True, return_counts=True)
+    distinct, row_pattern = np.unique(patterns.pattern, return_inverse=True)
+    levels = unpack_levels(distinct, len(settings.comparisons))
+    count = patterns.count.astype(float)
+    starts = np.flatnonzero(np.r_[True, patterns.station[1:] != patterns.station[:-1]]) if len(count) else \
+        np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(count)])
     share = settings.em.start_match_share
     iterations, change = 0, float("inf")
-    posterior = np.zeros(len(levels))
+    posterior = np.zeros(len(count))
     for iterations in range(1, settings.em.max_iterations + 1):  # noqa: B007 (the count is reported after the loop)
-        llr = log_likelihood_ratios(settings, levels, m, u)
-        posterior = expectation(llr, starts, sizes, share)
-        new_share = float(np.clip(posterior.sum() / max(len(sizes), 1), 1e-6, 1 - 1e-6))
+        llr = log_likelihood_ratios(settings, levels, m, u)[row_pattern]
+        posterior = expectation(llr, starts, sizes, share, patterns.count)
+        mass = posterior * count
+        new_share = float(np.clip(mass.sum() / max(len(sizes), 1), 1e-6, 1 - 1e-6))
         new_m = {}
         for c, comparison in enumerate(settings.comparisons):
-            shares = level_shares(levels[:, c], len(comparison.levels), posterior)
+            shares = level_shares(levels[row_pattern, c], len(comparison.levels), mass)
             new_m[comparison.name] = list(np.maximum(shares, M_MIN_TRAINED))
         change = max(
             abs(new_share - share),
@@ -196,13 +264,27 @@ def train(
         if change < settings.em.tolerance:
             break
     # the prior for scores is the same for every pair, so scores compare across station records
-    pair_share = float(np.clip(posterior.sum() / max(len(levels), 1), 1e-9, 0.5))
+    pairs = float(count.sum())
+    pair_share = float(np.clip((posterior * count).sum() / max(pairs, 1), 1e-9, 0.5))
     info = {
         "em_iterations": iterations,
         "em_last_change": change,
-        "em_pairs": int(len(levels)),
+        "em_pairs": int(pairs),
         "em_station_records": int(len(sizes)),
         "station_records_with_a_match": round(share, 4),
         "u_random_pairs": int(len(random_levels)),
     }
     return Model(settings, m, u, pair_share, info)
+
+
+def training_sample(settings: Settings, patterns: PatternCounts) -> PatternCounts:
+    """The pattern counts of a random sample of station records (all pairs of each kept
+    together) holding about ``em.max_pairs`` pairs, or all when there are no more."""
+    rng = np.random.default_rng(settings.em.seed + 1)
+    pairs = int(patterns.count.sum())
+    if pairs <= settings.em.max_pairs:
+        return patterns
+    stations = np.unique(patterns.station)
+    share = settings.em.max_pairs / pairs
+    chosen = rng.choice(stations, max(1, int(len(stations) * share)), replace=False)
+    return patterns.take(np.isin(patterns.station, chosen))

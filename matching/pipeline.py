@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from . import blocking, compare as compare_mod, model as model_mod, probability as probability_mod, rank as rank_mod
+from . import shards as shards_mod
 from .explain import evidence_frame
-from .prepare import Prepared, prepare
+from .prepare import Prepared
 from .progress import Counted, Progress
 from .settings import Settings, default_settings
 
@@ -27,7 +29,7 @@ class MatchResult:
 
 
 def _pair_keys(station_ids, report_ids) -> pd.Index:
-    return pd.Index(pd.Series(station_ids, dtype=str).str.cat(pd.Series(report_ids, dtype=str), sep="\x1f"))
+    return shards_mod.pair_keys(station_ids, report_ids)
 
 
 def random_pair_levels(ctx, settings: Settings, prepared: Prepared) -> np.ndarray:
@@ -39,16 +41,48 @@ def random_pair_levels(ctx, settings: Settings, prepared: Prepared) -> np.ndarra
 
 
 def train(ctx, settings: Settings, prepared: Prepared, i: np.ndarray, levels: np.ndarray):
-    """EM on the pairs of a random sample of station records (all pairs of each kept together)."""
-    rng = np.random.default_rng(settings.em.seed + 1)
-    keep = np.ones(len(i), dtype=bool)
-    if len(levels) > settings.em.max_pairs:
-        stations = np.unique(i)
-        share = settings.em.max_pairs / len(levels)
-        chosen = rng.choice(stations, max(1, int(len(stations) * share)), replace=False)
-        keep = np.isin(i, chosen)
-    random_levels = random_pair_levels(ctx, settings, prepared)
-    return model_mod.train(settings, levels[keep], i[keep], random_levels)
+    """EM on the pattern counts of a random sample of station records' pairs (all pairs of each
+    kept together), u from random pairs."""
+    patterns = model_mod.training_sample(settings, model_mod.PatternCounts.of_pairs(i, levels))
+    return model_mod.train_patterns(settings, patterns, random_pair_levels(ctx, settings, prepared))
+
+
+class SerialRunner:
+    """Every shard in this process, one after another, held in memory between phases (so a
+    shard's pairs are compared once, for training and ranking alike). With one shard this is
+    the single-process matcher."""
+
+    keeps_shards = True
+
+    def __init__(self, shards: list[shards_mod.LoadedShard], progress: Progress | None = None) -> None:
+        self.shards = shards
+        self.say = progress or (lambda _message: None)
+        for shard in shards:
+            shard.progress = progress
+
+    @classmethod
+    def of_frames(cls, stations: pd.DataFrame, reports: pd.DataFrame, shard_size: int | None = None,
+                  progress: Progress | None = None) -> SerialRunner:
+        size = max(shard_size or max(len(reports), 1), 1)
+        starts = range(0, max(len(reports), 1), size)
+        return cls([shards_mod.prepare_shard(k, start, stations, reports.iloc[start:start + size])
+                    for k, start in enumerate(starts)], progress)
+
+    @property
+    def n_shards(self) -> int:
+        return len(self.shards)
+
+    def run(self, phase: Callable[..., Any], per_shard: list[tuple], *common: Any) -> list[Any]:
+        out = []
+        for shard, own in zip(self.shards, per_shard):
+            out.append(phase(shard, *common, *own))
+            if self.n_shards > 1:
+                self.say(Counted(phase.__name__, shard.number + 1, self.n_shards, "shards"))
+        return out
+
+    def report_ids(self, rows: np.ndarray) -> np.ndarray:
+        ids = np.concatenate([s.prepared.reports.ids for s in self.shards])
+        return ids[rows]
 
 
 def match(
@@ -61,21 +95,122 @@ def match(
     progress: Progress | None = None,
     keep_scored_pairs: bool = False,
     exclude_pairs: pd.DataFrame | None = None,
+    shard_size: int | None = None,
 ) -> MatchResult:
     """Rank candidate reports for every station record; train the model if none is given.
 
     ``exclude_pairs`` (station_record_id, report_id) are never offered (a reviewer ruled them
-    out).
+    out). The reports go in shards of ``shard_size`` (default: one shard) through this process;
+    the answers do not depend on it.
     """
     say = progress or (lambda _message: None)
     clock = time.perf_counter()
     say(f"preparing {len(stations):,} station records and {len(reports):,} reports")
-    prepared = prepare(stations, reports)
+    runner = SerialRunner.of_frames(stations, reports, shard_size, progress)
     seconds = round(time.perf_counter() - clock, 2)
-    result = match_prepared(prepared, settings=settings, model=model, top_k=top_k, progress=progress,
-                            keep_scored_pairs=keep_scored_pairs, exclude_pairs=exclude_pairs)
+    result = match_shards(runner, settings=settings, model=model, top_k=top_k, progress=progress,
+                          keep_scored_pairs=keep_scored_pairs, exclude_pairs=exclude_pairs)
     result.timings = {"prepare": seconds, **result.timings}
     return result
+
+
+def match_shards(
+    runner: Any,
+    *,
+    settings: Settings | None = None,
+    model: model_mod.Model | None = None,
+    top_k: int | None = None,
+    progress: Progress | None = None,
+    keep_scored_pairs: bool = False,
+    exclude_pairs: pd.DataFrame | None = None,
+) -> MatchResult:
+    """:func:`match` over the report shards of ``runner`` (see :mod:`xunqin.matching.shards`).
+
+    ``runner.run(phase, per_shard_args, *common)`` calls ``phase(shard, *common, *own)`` for
+    every shard and returns the results in shard order; ``runner.report_ids(rows)`` gives the
+    ids of rows of the whole report list; ``runner.keeps_shards`` says whether a shard stays in
+    memory from one phase to the next. This process (:class:`SerialRunner`) or Prefect tasks
+    on Dask (:mod:`xunqin.flows.dask_runner`): the same answers.
+    """
+    say = progress or (lambda _message: None)
+    settings = model.settings if model is not None else (settings or default_settings())
+    top_k = top_k or settings.top_k
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 2)
+        clock = now
+
+    n = runner.n_shards
+    reduced = shards_mod.reduce(runner.run(shards_mod.summarize, [()] * n, settings), settings)
+    counts, starts = reduced.counts, reduced.starts
+    n_stations = len(reduced.station_ids)
+    say(f"counted {counts.reports:,} reports in {n} shard{'s' if n > 1 else ''}")
+    lap("summarize")
+    exclude = None
+    if exclude_pairs is not None and len(exclude_pairs):
+        exclude = _pair_keys(exclude_pairs["station_record_id"], exclude_pairs["report_id"])
+    if model is None:
+        say("training: u from random pairs, m by EM on the counts of comparison patterns")
+        random = shards_mod.random_pairs(settings, n_stations, starts)
+        parts = runner.run(shards_mod.pattern_counts, [(r,) for r in random], settings, counts, exclude,
+                           runner.keeps_shards, shards_mod.training_stations(settings, reduced))
+        model = shards_mod.train(settings, parts)
+        lap("train")
+    own = [(reduced.groups[starts[k]:starts[k + 1]],) for k in range(n)]
+    ranked = runner.run(shards_mod.rank_shard, own, settings, counts, model, top_k, exclude, keep_scored_pairs)
+    lap("rank_shards")
+    pairs = sum(r.pairs for r in ranked)
+    say(f"blocked, compared and scored {pairs:,} candidate pairs from {len(settings.blocking)} passes")
+    if model.station_share is None:
+        # the share of station records whose family is held, from every blocked pair's evidence
+        evidence = np.logaddexp.reduce(np.stack([r.evidence for r in ranked]), axis=0)
+        model.station_share = probability_mod.station_share_from_evidence(evidence, n_stations)
+        model.reports_held = int(counts.reports)
+        model.info["station_records_with_a_family_held"] = round(model.station_share, 4)
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(r, name) for r in ranked])
+
+    i, j, total, levels, weights = cat("station_rows"), cat("report_rows"), cat("score"), cat("levels"), cat("weights")
+    rows, ranks = rank_mod.top_groups(i, j, total, reduced.groups[j], top_k)
+    duplicates = rank_mod.duplicate_text(reduced.groups[j[rows]], j[rows], reduced.groups, runner.report_ids)
+    candidates = candidate_frame(model, reduced.station_ids[i[rows]], runner.report_ids(j[rows]), i[rows], ranks,
+                                 total[rows], duplicates, levels[rows], weights[rows], counts.reports)
+    lap("rank")
+    say(f"ranked: {len(candidates):,} candidates for {candidates['station_record_id'].nunique():,} station records")
+    passes = tuple(blocking.PassStats(p.name, sum(r.passes[k].pairs for r in ranked), p.skipped_keys,
+                                      p.skipped_station_rows) for k, p in enumerate(ranked[0].passes))
+    scored_pairs = None
+    if keep_scored_pairs:
+        scored_pairs = pd.concat([r.scored for r in ranked], ignore_index=True)
+        codes = {p.name: np.sort(np.concatenate([r.pass_codes[p.name] for r in ranked])) for p in passes}
+        n_all = np.int64(counts.reports)
+        union = np.sort(scored_pairs["station_row"].to_numpy() * n_all + scored_pairs["report_row"].to_numpy())
+        blocked = blocking.Blocked(union // n_all, union % n_all, passes, codes)
+    else:
+        blocked = blocking.Blocked(np.zeros(0, np.int64), np.zeros(0, np.int64), passes, {}, pairs)
+    return MatchResult(candidates, model, blocked, timings, scored_pairs)
+
+
+def candidate_frame(model: model_mod.Model, station_ids: np.ndarray, report_ids: np.ndarray, station_rows: np.ndarray,
+                    ranks: np.ndarray, total: np.ndarray, duplicates: np.ndarray, levels: np.ndarray,
+                    weights: np.ndarray, n_reports: int) -> pd.DataFrame:
+    """The output contract's rows for ranked pairs (in ranked order)."""
+    candidates = pd.DataFrame(
+        {
+            "station_record_id": station_ids,
+            "report_id": report_ids,
+            "rank": ranks,
+            "score": np.round(total, 3),
+            "probability": np.round(model.probabilities(total, station_rows, n_reports), 6),
+            "duplicate_report_ids": duplicates,
+        }
+    )
+    return pd.concat([candidates, evidence_frame(model, levels, weights)], axis=1)
 
 
 COMPACT_SHARE = 0.3  # a side whose pairs touch more of its rows is compared in place
@@ -179,20 +314,10 @@ def match_prepared(
     lap("score")
     ranked = rank_mod.rank(prepared, i, j, total_all, top_k)
     rows = ranked.pair_index
-    total = total_all[rows]
-    candidates = pd.DataFrame(
-        {
-            "station_record_id": prepared.stations.ids[i[rows]],
-            "report_id": prepared.reports.ids[j[rows]],
-            "rank": ranked.rank,
-            "score": np.round(total, 3),
-            "probability": np.round(model.probabilities(total, i[rows], prepared.reports.n), 6),
-            "duplicate_report_ids": ranked.duplicates,
-        }
-    )
     weights = rank_mod.pair_weights(model, small, levels[rows], si[rows])
-    evidence = evidence_frame(model, levels[rows], weights)
-    candidates = pd.concat([candidates, evidence], axis=1)
+    candidates = candidate_frame(model, prepared.stations.ids[i[rows]], prepared.reports.ids[j[rows]], i[rows],
+                                 ranked.rank, total_all[rows], ranked.duplicates, levels[rows], weights,
+                                 prepared.reports.n)
     lap("rank")
     say(f"ranked: {len(candidates):,} candidates for {candidates['station_record_id'].nunique():,} station records")
     scored_pairs = None

@@ -380,7 +380,9 @@ def assemble(stations: Side, reports: Side, vocab: Vocabulary) -> Prepared:
 
 
 def prepare(stations: pd.DataFrame, reports: pd.DataFrame, slack: float = 2.0) -> Prepared:
+    # stations first: their values get the same codes whichever reports follow (every report
+    # shard of matching/shards.py numbers the station side alike)
     vocab = Vocabulary()
-    reports_side = prepare_reports(reports.reset_index(drop=True), vocab)
     stations_side = prepare_stations(stations.reset_index(drop=True), vocab, slack)
+    reports_side = prepare_reports(reports.reset_index(drop=True), vocab)
     return assemble(stations_side, reports_side, vocab)

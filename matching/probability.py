@@ -54,6 +54,24 @@ def estimate_station_share(score: np.ndarray, station: np.ndarray, n_stations: i
         return SHARE_BOUNDS[0]
     codes, _ = pd.factorize(station)
     z = _group_logsumexp(log_evidence(score, prior_weight, n_reports), codes, int(codes.max(initial=-1)) + 1)
+    return station_share_from_evidence(z, n_stations, iterations=iterations, tolerance=tolerance)
+
+
+def station_evidence(score: np.ndarray, station: np.ndarray, n_stations: int, prior_weight: float,
+                     n_reports: int) -> np.ndarray:
+    """ln Σ(BF/R) over each station row's blocked pairs (-inf without one); over report shards
+    these combine with ``np.logaddexp``."""
+    return _group_logsumexp(log_evidence(score, prior_weight, n_reports), np.asarray(station, dtype=np.int64),
+                            n_stations)
+
+
+def station_share_from_evidence(z: np.ndarray, n_stations: int, *, iterations: int = 200,
+                                tolerance: float = 1e-7) -> float:
+    """:func:`estimate_station_share` from every station record's ln Σ(BF/R) (``z``, those
+    without a pair may be left out or -inf)."""
+    if n_stations == 0:
+        return SHARE_BOUNDS[0]
+    z = z[np.isfinite(z)]
     s = 0.5
     for _ in range(iterations):
         with np.errstate(over="ignore"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -67,19 +68,50 @@ def _fields_key(name: np.ndarray, birth: np.ndarray, home: np.ndarray) -> np.nda
     return np.where(usable, packed, -1)
 
 
+def group_keys(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The two keys that make reports one person: the ID number and (name, birth year,
+    hometown county), as int64 codes of these prepared tables (-1 where not usable)."""
+    rp = prepared.reports
+    birth = np.floor(np.nan_to_num(rp.values["birth_year"], nan=-1)).astype(np.int64)
+    return (rp.values["id_number"].astype(np.int64),
+            _fields_key(rp.values["name_clean"].astype(np.int64), birth, rp.values["home_first"].astype(np.int64)))
+
+
+def hashed_group_keys(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`group_keys` as 63-bit hashes of the values (pandas' hash), the same in every
+    report shard whatever its vocabulary; -1 where not usable. Two different values share a
+    hash with a chance of about n²/2⁶³ (2·10⁻⁷ for 2 million reports)."""
+    rp = prepared.reports
+    strings = prepared.vocab.decode_table()
+    out = []
+    for key, parts in zip(group_keys(prepared), (("id_number",), ("name_clean", "birth_year", "home_first"))):
+        usable = key >= 0
+        text = pd.Series(strings[np.maximum(rp.values[parts[0]], 0)], dtype=object)
+        if len(parts) > 1:
+            birth = np.floor(np.nan_to_num(rp.values["birth_year"], nan=-1)).astype(np.int64)
+            text = text + "\x1f" + pd.Series(birth).astype(str) + "\x1f" + pd.Series(
+                strings[np.maximum(rp.values["home_first"], 0)], dtype=object)
+        hashed = (pd.util.hash_array(text.to_numpy(dtype=object)) >> np.uint64(1)).astype(np.int64)
+        out.append(np.where(usable, hashed, -1))
+    return out[0], out[1]
+
+
 def duplicate_groups(prepared: Prepared) -> np.ndarray:
     """Reports of the same person: same ID number, or same name, birth year and hometown county.
 
     Gender is left out on purpose: one relative fills it in, another leaves it blank. A label
-    per report; reports of one person share it. Only keys two reports share make edges: the
-    graph is small though every report is labelled.
+    per report; reports of one person share it.
     """
-    rp = prepared.reports
-    n = rp.n
-    birth = np.floor(np.nan_to_num(rp.values["birth_year"], nan=-1)).astype(np.int64)
-    id_rows, id_groups = _shared_groups(rp.values["id_number"].astype(np.int64))
-    field_rows, field_groups = _shared_groups(_fields_key(rp.values["name_clean"].astype(np.int64), birth,
-                                                          rp.values["home_first"].astype(np.int64)))
+    return duplicate_labels(*group_keys(prepared))
+
+
+def duplicate_labels(id_key: np.ndarray, fields_key: np.ndarray) -> np.ndarray:
+    """A label per report from its two keys (-1: not usable): reports joined through either
+    key, directly or through a chain, share it. Only keys two reports share make edges: the
+    graph is small though every report is labelled."""
+    n = len(id_key)
+    id_rows, id_groups = _shared_groups(id_key)
+    field_rows, field_groups = _shared_groups(fields_key)
     # reports joined through either grouping are one person: connected components over
     # report -> group-node edges
     n_id = int(id_groups.max(initial=-1)) + 1
@@ -99,31 +131,41 @@ class Ranked:
     duplicates: np.ndarray  # object: '|'-joined other report ids of the same person
 
 
+def top_groups(i: np.ndarray, j: np.ndarray, total: np.ndarray, groups: np.ndarray, top_k: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, rank) of each station record's best ``top_k`` pairs, a person reported twice
+    taking one slot: the best pair of each duplicate group (``groups`` per pair), best score
+    first, equal scores by report row. Taking the top of each report shard first and then
+    the top of their union gives the same pairs (a group in the overall top is in its shard's)."""
+    order = np.lexsort((j, -total, i))
+    first = ~pd.DataFrame({"i": i[order], "g": groups[order]}).duplicated().to_numpy()
+    kept = order[first]
+    rank_in_station = pd.Series(i[kept]).groupby(i[kept]).cumcount().to_numpy() + 1
+    top = rank_in_station <= top_k
+    return kept[top], rank_in_station[top]
+
+
+def duplicate_text(kept_groups: np.ndarray, own_rows: np.ndarray, labels: np.ndarray,
+                   report_ids: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Per kept pair, the '|'-joined ids of the other reports of its person (all reports held,
+    compared or not); ``report_ids(rows)`` gives the ids of report rows."""
+    dup_text = np.full(len(kept_groups), "", dtype=object)
+    sizes = np.bincount(labels, minlength=int(labels.max(initial=-1)) + 1)
+    shared = np.flatnonzero(sizes[kept_groups] > 1)
+    if len(shared):
+        needed = np.flatnonzero(np.isin(labels, kept_groups[shared]))
+        members = pd.Series(report_ids(needed)).groupby(labels[needed]).agg(list)
+        own_ids = report_ids(own_rows[shared])
+        for pos, own in zip(shared, own_ids):
+            dup_text[pos] = "|".join(r for r in members[kept_groups[pos]] if r != own)
+    return dup_text
+
+
 def rank(
     prepared: Prepared, i: np.ndarray, j: np.ndarray, total: np.ndarray, top_k: int
 ) -> Ranked:
     """Best first per station record; a person reported twice takes one slot, not two."""
-    order = np.lexsort((-total, i))
-    # position within the station's run of sorted pairs; keep a margin for duplicates dropped below
-    sorted_i = i[order]
-    run_start = np.flatnonzero(np.r_[True, sorted_i[1:] != sorted_i[:-1]])
-    position = np.arange(len(order)) - np.repeat(run_start, np.diff(np.r_[run_start, len(order)]))
-    shortlist = order[position < 3 * top_k]
     groups = duplicate_groups(prepared)
-    frame = pd.DataFrame({"i": i[shortlist], "g": groups[j[shortlist]]})
-    kept = shortlist[~frame.duplicated(["i", "g"]).to_numpy()]
-    rank_in_station = pd.Series(i[kept]).groupby(i[kept]).cumcount().to_numpy() + 1
-    top = rank_in_station <= top_k
-    kept, ranks = kept[top], rank_in_station[top]
-    kept_groups = groups[j[kept]]
-    sizes = np.bincount(groups, minlength=len(groups))
-    dup_text = np.full(len(kept), "", dtype=object)
+    kept, ranks = top_groups(i, j, total, groups[j], top_k)
     ids = prepared.reports.ids
-    shared = np.flatnonzero(sizes[kept_groups] > 1)
-    if len(shared):
-        needed = np.isin(groups, kept_groups[shared])
-        members = pd.Series(ids[needed]).groupby(groups[needed]).agg(list)
-        for pos in shared:
-            own = ids[j[kept[pos]]]
-            dup_text[pos] = "|".join(r for r in members[kept_groups[pos]] if r != own)
-    return Ranked(kept, ranks, dup_text)
+    return Ranked(kept, ranks, duplicate_text(groups[j[kept]], j[kept], groups, lambda rows: ids[rows]))
