@@ -56,9 +56,9 @@ def pass_reach(prepared, spec, pairs: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     from xunqin.matching import compare as compare_mod
-    from xunqin.matching import rank as rank_mod
+    from xunqin.matching import score as score_mod
     from xunqin.matching.pipeline import match_prepared
-    from xunqin.matching.prepare import prepare
+    from xunqin.matching.features import prepare
     from xunqin.matching.settings import Settings, default_settings
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.diagnose", description=__doc__.splitlines()[0])
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         jt = o["r"].to_numpy()
         jw = r_pos[top1[o["station_record_id"]].to_numpy()].to_numpy()
         lt, lw = compare_mod.compare(ctx, settings, i, jt), compare_mod.compare(ctx, settings, i, jw)
-        wt, ww = rank_mod.pair_weights(model, prepared, lt, i), rank_mod.pair_weights(model, prepared, lw, i)
+        wt, ww = score_mod.pair_weights(model, prepared, lt, i), score_mod.pair_weights(model, prepared, lw, i)
         gap = (ww - wt).mean(axis=0)
         worst = np.argsort(-gap)[:4]
         parts = []

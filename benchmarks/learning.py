@@ -64,7 +64,7 @@ def _figures(lists: pd.DataFrame, truth: pd.DataFrame, stations: set[str]) -> di
 def run(size: str, seed: int) -> list[dict[str, object]]:
     from xunqin.matching import learning
     from xunqin.matching.pipeline import match_prepared
-    from xunqin.matching.prepare import prepare
+    from xunqin.matching.features import prepare
 
     clock = time.perf_counter()
     stations, reports, truth = _tables(size, seed)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .arrays import unique_ints
-from .prepare import Prepared, Side
+from .codes import unique_ints
+from .features import Prepared, Side
 from .settings import BlockingPass, Settings
 
 

@@ -7,8 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from .levels import PREDICATES, Context
-from .prepare import Prepared
+from .predicates import PREDICATES, Context
+from .features import Prepared
 from .settings import Comparison, Settings
 
 CHUNK_PAIRS = 1_000_000  # bounds the temporaries of one predicate call

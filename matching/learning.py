@@ -27,7 +27,7 @@ import pandas as pd
 from . import compare as compare_mod
 from .model import M_MIN_TRAINED, Model
 from .pipeline import match_prepared
-from .prepare import Prepared
+from .features import Prepared
 from .probability import Calibration, expected_calibration_error
 
 SMOOTHING_PAIRS = 20.0  # α: EM's estimate weighs as much as this many labelled true pairs

@@ -9,10 +9,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import blocking, compare as compare_mod, model as model_mod, probability as probability_mod, rank as rank_mod
+from . import blocking, compare as compare_mod, duplicates as duplicates_mod, model as model_mod, probability as probability_mod, rank as rank_mod, score as score_mod
 from . import shards as shards_mod
 from .explain import evidence_frame
-from .prepare import Prepared
+from .features import Prepared
 from .progress import Counted, Progress
 from .settings import Settings, default_settings
 
@@ -177,7 +177,7 @@ def match_shards(
 
     i, j, total, levels, weights = cat("station_rows"), cat("report_rows"), cat("score"), cat("levels"), cat("weights")
     rows, ranks = rank_mod.top_groups(i, j, total, reduced.groups[j], top_k)
-    duplicates = rank_mod.duplicate_text(reduced.groups[j[rows]], j[rows], reduced.groups, runner.report_ids)
+    duplicates = duplicates_mod.duplicate_text(reduced.groups[j[rows]], j[rows], reduced.groups, runner.report_ids)
     candidates = candidate_frame(model, reduced.station_ids[i[rows]], runner.report_ids(j[rows]), i[rows], ranks,
                                  total[rows], duplicates, levels[rows], weights[rows], counts.reports)
     lap("rank")
@@ -301,7 +301,7 @@ def match_prepared(
         say("training: u from random pairs, m by EM on blocked pairs")
         model = train(compare_mod.context(prepared) if focused else ctx, settings, prepared, si, levels)
         lap("train")
-    total_all = rank_mod.score(model, small, levels, si)
+    total_all = score_mod.score(model, small, levels, si)
     if model.station_share is None and not focused:
         # the share of station records whose family is held, from every blocked pair's evidence
         model.station_share = probability_mod.estimate_station_share(
@@ -314,7 +314,7 @@ def match_prepared(
     lap("score")
     ranked = rank_mod.rank(prepared, i, j, total_all, top_k)
     rows = ranked.pair_index
-    weights = rank_mod.pair_weights(model, small, levels[rows], si[rows])
+    weights = score_mod.pair_weights(model, small, levels[rows], si[rows])
     candidates = candidate_frame(model, prepared.stations.ids[i[rows]], prepared.reports.ids[j[rows]], i[rows],
                                  ranked.rank, total_all[rows], ranked.duplicates, levels[rows], weights,
                                  prepared.reports.n)

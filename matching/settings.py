@@ -3,7 +3,7 @@
 Like Splink's comparison library, a comparison is an ordered list of levels; the first level
 whose condition holds for a pair is that pair's level. The first level of every comparison is
 the null level (a field missing on either side carries no weight); the last is ``else``.
-Conditions are names of vectorized predicates in :mod:`xunqin.matching.levels`; the null
+Conditions are names of vectorized predicates in :mod:`xunqin.matching.predicates`; the null
 level's condition says when the field counts as missing for that pair.
 
 Settings round-trip to JSON and YAML; a trained model is these settings plus the m and u
@@ -11,8 +11,8 @@ probabilities per level (see :mod:`xunqin.matching.model`).
 
 The classes are pydantic dataclasses: building one (from a file, a model's JSON, or in code,
 also through ``dataclasses.replace``) checks every key, type and range, every field name
-against the fields :mod:`xunqin.matching.prepare` gives each side, every condition against
-``levels.PREDICATES`` and its parameters against :data:`PREDICATE_PARAMS`, so a misspelt key is
+against the fields :mod:`xunqin.matching.features` gives each side, every condition against
+``predicates.PREDICATES`` and its parameters against :data:`PREDICATE_PARAMS`, so a misspelt key is
 refused when the settings load, with its path (``blocking[3].keys[0].station: …``), never a
 ``KeyError`` in the middle of a run. Loading (``from_dict``, ``from_text``, ``load``) raises
 :class:`SettingsError`, one problem per line; building a class in code raises pydantic's
@@ -121,7 +121,7 @@ def _known_keys(root: type, loc: Sequence[str | int]) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class PreparedFields:
-    """The fields :func:`xunqin.matching.prepare.prepare` gives each side."""
+    """The fields :func:`xunqin.matching.features.prepare` gives each side."""
 
     station_keys: frozenset[str]  # multi-valued fields: blocking keys, overlap and multi_missing
     report_keys: frozenset[str]
@@ -134,8 +134,8 @@ def prepared_fields() -> PreparedFields:
     """Read from an empty preparation, so that the list is prepare's own and cannot drift from it."""
     import pandas as pd
 
-    from .arrays import Vocabulary
-    from .prepare import prepare_reports, prepare_stations
+    from .codes import Vocabulary
+    from .features import prepare_reports, prepare_stations
 
     stations = prepare_stations(pd.DataFrame(), Vocabulary())
     reports = prepare_reports(pd.DataFrame(), Vocabulary())
@@ -152,7 +152,7 @@ def name_kinds() -> tuple[str, ...]:
 
 @cache
 def predicate_names() -> frozenset[str]:
-    from .levels import PREDICATES  # local: settings stay importable without numpy work
+    from .predicates import PREDICATES  # local: settings stay importable without numpy work
 
     return frozenset(PREDICATES)
 
@@ -315,7 +315,7 @@ PREDICATE_PARAMS: dict[str, type[_Params]] = {
     "id_equal": _NoParams,
     "id_both_full": _NoParams,
 }
-"""The parameters each predicate of ``levels.PREDICATES`` takes (the test suite keeps both in step)."""
+"""The parameters each predicate of ``predicates.PREDICATES`` takes (the test suite keeps both in step)."""
 
 
 # ---------------------------------------------------------------------------- the settings

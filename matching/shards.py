@@ -32,9 +32,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import blocking, compare as compare_mod, model as model_mod, probability as probability_mod, rank as rank_mod
-from .arrays import Vocabulary
-from .prepare import Prepared, assemble, prepare_reports, prepare_stations
+from . import blocking, compare as compare_mod, duplicates as duplicates_mod, model as model_mod, probability as probability_mod, rank as rank_mod, score as score_mod
+from .codes import Vocabulary
+from .features import Prepared, assemble, prepare_reports, prepare_stations
 from .progress import Counted
 from .settings import Settings
 
@@ -94,7 +94,7 @@ def summarize(shard: LoadedShard, settings: Settings) -> Summary:
     p = shard.prepared
     names = p.reports.multi["name_all"].codes
     name_reports = np.bincount(names[names < shard.station_codes], minlength=shard.station_codes)
-    id_key, fields_key = rank_mod.hashed_group_keys(p)
+    id_key, fields_key = duplicates_mod.hashed_group_keys(p)
     keys = {spec.name: blocking.station_keys(p.stations, p.reports, spec) for spec in settings.blocking} \
         if shard.number == 0 else None
     return Summary(p.reports.n, p.stations.ids,
@@ -127,7 +127,7 @@ def reduce(summaries: list[Summary], settings: Settings) -> Reduced:
     first = summaries[0]
     key_reports = {name: np.sum([s.key_reports[name] for s in summaries], axis=0) for name in first.key_reports}
     counts = Counts(int(sizes.sum()), key_reports, np.sum([s.name_reports for s in summaries], axis=0))
-    groups = rank_mod.duplicate_labels(np.concatenate([s.id_key for s in summaries]),
+    groups = duplicates_mod.duplicate_labels(np.concatenate([s.id_key for s in summaries]),
                                        np.concatenate([s.fields_key for s in summaries]))
     bound = np.zeros(len(first.station_ids))
     for spec in settings.blocking:
@@ -271,13 +271,13 @@ def rank_shard(shard: LoadedShard, settings: Settings, counts: Counts, model: mo
     (``groups``: the whole list's labels of this shard's reports)."""
     blocked, i, j, levels = _compared(shard, settings, counts, exclude)
     prepared = with_counts(shard, counts)
-    total = rank_mod.score(model, prepared, levels, i)
+    total = score_mod.score(model, prepared, levels, i)
     evidence = None
     if model.station_share is None:
         evidence = probability_mod.station_evidence(total, i, prepared.stations.n, model.prior_weight, counts.reports)
     rows = j + shard.start
     kept, _ = rank_mod.top_groups(i, rows, total, groups[j], top_k)
-    weights = rank_mod.pair_weights(model, prepared, levels[kept], i[kept])
+    weights = score_mod.pair_weights(model, prepared, levels[kept], i[kept])
     scored = pass_codes = None
     if keep_pairs:
         scored = pd.DataFrame({"station_row": i, "report_row": rows, "score": total})

@@ -30,8 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .arrays import MultiValue, Vocabulary
-from .prepare import Prepared, Side, assemble, prepare_reports, prepare_stations
+from .codes import MultiValue, Vocabulary
+from .features import Prepared, Side, assemble, prepare_reports, prepare_stations
 
 FORMAT = "xunqin-prepared/3"
 KINDS = ("stations", "reports")
@@ -71,10 +71,10 @@ def code_fingerprint() -> str:
     """Hash of the code that prepares rows: a snapshot from other code is not reused."""
     from xunqin.normalizers import phonetic
 
-    from . import arrays, prepare as prepare_mod
+    from . import codes, features
 
     digest = hashlib.sha256(FORMAT.encode())
-    for module in (prepare_mod, arrays, phonetic):
+    for module in (features, codes, phonetic):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()[:16]
 

@@ -156,8 +156,8 @@ class PreparedStations:
 
     def get(self, session: Session) -> tuple[np.ndarray, Any, Any]:
         """(record ids, prepared station side, a fresh vocabulary holding the side's codes)."""
-        from xunqin.matching.arrays import Vocabulary
-        from xunqin.matching.prepare import prepare_stations
+        from xunqin.matching.codes import Vocabulary
+        from xunqin.matching.features import prepare_stations
 
         key = (records.max_row_id(session, "stations"), records.current_count(session, "stations"))
         with self._lock:
@@ -176,7 +176,7 @@ def rank_case(session: Session, case: Case, *, station: str | None, full_ids: bo
     matcher and active model); ``station`` set: only that station's persons are shown."""
     from xunqin.matching.model import Model
     from xunqin.matching.pipeline import match_prepared
-    from xunqin.matching.prepare import Prepared, assemble, prepare_reports
+    from xunqin.matching.features import Prepared, assemble, prepare_reports
 
     clock = time.perf_counter()
     timings: dict[str, float] = {}

@@ -10,7 +10,7 @@ import pytest
 import recordlinkage
 
 from xunqin.matching.blocking import KeyPassIndex, index, pass_pair_codes
-from xunqin.matching.prepare import prepare
+from xunqin.matching.features import prepare
 from xunqin.matching.settings import BlockingPass, KeyPart, Settings, default_settings
 
 SURNAMES = ["wang", "li", "zhang", "liu", "chen"]

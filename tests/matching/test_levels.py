@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from xunqin.matching.compare import compare, context
-from xunqin.matching.prepare import prepare
+from xunqin.matching.features import prepare
 from xunqin.matching.settings import default_settings
 
 STATION = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xunqin.matching.arrays import MultiValue
+from xunqin.matching.codes import MultiValue
 
 
 def _field(rows: list[list[int]]) -> MultiValue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xunqin.matching.arrays import MultiValue, overlaps
+from xunqin.matching.codes import MultiValue, overlaps
 
 
 def _field(rows: list[list[int]]) -> MultiValue:

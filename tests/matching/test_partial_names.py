@@ -10,7 +10,7 @@ from xunqin.ingest import tables
 from xunqin.ingest.read import read_table
 from xunqin.matching.blocking import index
 from xunqin.matching.pipeline import match
-from xunqin.matching.prepare import partial_names, prepare
+from xunqin.matching.features import partial_names, prepare
 from xunqin.matching.settings import default_settings
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xunqin.matching.prepare import prepare
-from xunqin.matching.rank import duplicate_groups, rank
+from xunqin.matching.features import prepare
+from xunqin.matching.duplicates import duplicate_groups
+from xunqin.matching.rank import rank
 
 ID_A = "410123196003010024"
 ID_B = "410123196505050031"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from xunqin.matching import levels
+from xunqin.matching import predicates as levels
 from xunqin.matching.model import Model
-from xunqin.matching.prepare import prepare
+from xunqin.matching.features import prepare
 from xunqin.matching.settings import (
     PREDICATE_PARAMS,
     BlockingPass,
@@ -99,7 +99,7 @@ BAD_SETTINGS = [
      "the condition takes no parameters"),
     ("required key", _set("blocking", _DELETE), "blocking", "required key missing"),
     ("required parameter", _set(f"{KM_30}.params.km", _DELETE), f"{KM_30}.params.km", "required key missing"),
-    # field names against what matching.prepare gives each side
+    # field names against what matching.features gives each side
     ("blocking key, station side", _set(f"{SURNAME_BIRTH}.keys[1].station", "nam_folded"),
      f"{SURNAME_BIRTH}.keys[1].station", "'nam_folded' is not a station key column (known: age_unknown,"),
     ("blocking key, report side", _set("blocking[0].keys[0].report", "core_folded"),

@@ -21,9 +21,9 @@ import pytest
 
 from xunqin.matching import blocking
 from xunqin.matching import snapshot as snapshot_mod
-from xunqin.matching.arrays import Vocabulary, unique_ints
+from xunqin.matching.codes import Vocabulary, unique_ints
 from xunqin.matching.pipeline import match_prepared
-from xunqin.matching.prepare import Prepared, Side, prepare
+from xunqin.matching.features import Prepared, Side, prepare
 from xunqin.matching.settings import Settings, default_settings
 from xunqin.matching.snapshot import Snapshot, SnapshotError, build, load, read_info, refresh, save
 

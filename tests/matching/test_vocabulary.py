@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xunqin.matching.arrays import Vocabulary
+from xunqin.matching.codes import Vocabulary
 
 BASE = ["zhang|wei", "张伟", "", "b1950", "g1", "g2", "flag", "wang", "王", "a", "ab", "b", "李秀英", "zzz"]
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .arrays import MultiValue, Vocabulary, from_pairs, single, split_multi
+from .codes import MultiValue, Vocabulary, from_pairs, single, split_multi
 
 NO_NAME_KINDS = ("placeholder", "empty")
 DAYS_PER_YEAR = 365.2425

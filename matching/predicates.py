@@ -14,8 +14,8 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from .arrays import overlaps, unique_ints
-from .prepare import DAYS_PER_YEAR, Side
+from .codes import overlaps, unique_ints
+from .features import DAYS_PER_YEAR, Side
 
 
 @dataclass(frozen=True)
