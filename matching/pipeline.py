@@ -47,6 +47,19 @@ def train(ctx, settings: Settings, prepared: Prepared, i: np.ndarray, levels: np
     return model_mod.train_patterns(settings, patterns, random_pair_levels(ctx, settings, prepared))
 
 
+class Laps:
+    """Seconds per step, each counted from the end of the one before: ``lap("index")``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._clock, 2)
+        self._clock = now
+
+
 class SerialRunner:
     """Every shard in this process, one after another, held in memory between phases (so a
     shard's pairs are compared once, for training and ranking alike). With one shard this is
@@ -141,14 +154,8 @@ def match_shards(
     say = progress or (lambda _message: None)
     settings = model.settings if model is not None else (settings or default_settings())
     top_k = top_k or settings.top_k
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 2)
-        clock = now
+    lap = Laps()
+    timings = lap.timings
 
     n = runner.n_shards
     reduced = shards_mod.reduce(runner.run(shards_mod.summarize, [()] * n, settings), settings)
@@ -268,14 +275,8 @@ def match_prepared(
     say = progress or (lambda _message: None)
     settings = model.settings if model is not None else (settings or default_settings())
     top_k = top_k or settings.top_k
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 2)
-        clock = now
+    lap = Laps()
+    timings = lap.timings
 
     focused = station_focus is not None or report_focus is not None
     blocked = blocking.index(prepared, settings, station_focus, report_focus)
