@@ -73,3 +73,29 @@ def test_a_duplicate_does_not_push_another_person_out_of_the_top_k():
     assert list(ids) == ["R1", "R3"]
     assert list(ranked.rank) == [1, 2]
     assert list(ranked.duplicates) == ["R2", ""]
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 10])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dropping_pairs_that_cannot_rank_keeps_the_same_top(seed, top_k):
+    """The pre-selection by score bins gives what sorting every pair gives: random pairs with
+    rounded (tied) scores, persons reported many times, and records with very few pairs."""
+    from xunqin.matching.rank import _contenders, _top_groups_sorted, top_groups
+
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    i = np.sort(rng.integers(0, 300, n))
+    j = rng.integers(0, 5_000, n)
+    total = np.round(rng.normal(0, 8, n), 1)
+    groups = j // rng.choice([1, 1, 7], n)  # about a third of the reports share a group with others
+    # one record whose best 40 pairs are one person, then others below
+    heavy = i == i[0]
+    groups[np.flatnonzero(heavy)[:40]] = 10**6
+    total[np.flatnonzero(heavy)[:40]] = 50.0
+    keep = _contenders(i, total, groups, top_k)
+    assert keep is not None and len(keep) < n / 2  # it did drop pairs
+    got = top_groups(i, j, total, groups, top_k)
+    want = _top_groups_sorted(i, j, total, groups, top_k)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert (groups[got[0][i[got[0]] == i[0]]] == 10**6).sum() == 1
