@@ -6,6 +6,11 @@ parent's resident size when it forked: the kernel carries the high-water mark of
 of the parent across ``exec``. So the child reads its own ``VmHWM`` (the peak resident size of the
 memory it mapped after exec, all threads) from ``/proc/self/status`` when it is done and hands it
 over in a file; ``ru_maxrss`` is the fallback where ``/proc`` is missing.
+
+A child may start processes of its own (the matcher prepares report shards on two forked
+processes), so the peak of the whole process tree is sampled too (:class:`TreePeak`): the sum
+of the resident sizes, which counts a page shared by a parent and its forked child twice (an
+upper bound).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +32,54 @@ class ChildRun:
     returncode: int
     stderr_tail: str  # last lines of stderr (the children print no personal data)
     max_rss_mb: float  # the child's own peak resident memory
+    tree_peak_mb: float  # the peak of the child and its own children together (sampled)
+
+
+SAMPLE_SECONDS = 0.2
+
+
+def tree_rss(root) -> int:
+    """Resident bytes of a process and all its descendants (psutil.Process ``root``)."""
+    import psutil
+
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:  # ended between listing and reading
+            pass
+    return total
+
+
+class TreePeak:
+    """Samples the resident memory of a running process's tree until it ends:
+    ``with TreePeak(pid) as peak: ...wait...; peak.bytes``."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.bytes = 0
+        self._root = psutil.Process(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._done.is_set():
+            try:
+                self.bytes = max(self.bytes, tree_rss(self._root))
+            except psutil.Error:
+                return
+            self._done.wait(SAMPLE_SECONDS)
+
+    def __enter__(self) -> TreePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _vm_hwm_kb() -> int | None:
@@ -53,9 +107,10 @@ def run_module(module: str, *args: str) -> ChildRun:
         env = {**os.environ, PEAK_FILE_ENV: str(peak_file)}
         proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        with TreePeak(proc.pid) as tree:
+            _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = "\n".join(err.read().strip().splitlines()[-5:])
         kb = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss  # both KiB
-    return ChildRun(proc.returncode, tail, kb / 1024)
+    return ChildRun(proc.returncode, tail, kb / 1024, tree.bytes / 2**20)

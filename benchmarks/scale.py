@@ -18,7 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,9 +27,10 @@ if __package__ in (None, ""):
 import numpy as np
 import pandas as pd
 
+from benchmarks.child import TreePeak
+
 SIZES = {"S": (2_000, 50_000), "M": (10_000, 500_000), "L": (20_000, 2_000_000)}
 SEED = 20261129
-SAMPLE_SECONDS = 0.2
 
 
 def generated(size: str, out: Path) -> Path:
@@ -52,41 +52,14 @@ def generated(size: str, out: Path) -> Path:
     return out
 
 
-def tree_rss(root) -> int:
-    import psutil
-
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:  # ended between listing and reading
-            pass
-    return total
-
-
 def run_command(args: list[str], log: Path) -> dict:
     """The command in a child process; wall time and the peak resident memory of its tree."""
-    import psutil
-
     started = time.perf_counter()
     with log.open("w") as err:
         child = subprocess.Popen([sys.executable, "-m", "xunqin.flows.cli", *args], stdout=err, stderr=err)
-        root = psutil.Process(child.pid)
-        peak = [0]
-
-        def sample() -> None:
-            while child.poll() is None:
-                try:
-                    peak[0] = max(peak[0], tree_rss(root))
-                except psutil.Error:
-                    break
-                time.sleep(SAMPLE_SECONDS)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        code = child.wait()
-        sampler.join()
-    return {"exit": code, "seconds": round(time.perf_counter() - started, 1), "peak_gb": round(peak[0] / 2**30, 2)}
+        with TreePeak(child.pid) as peak:
+            code = child.wait()
+    return {"exit": code, "seconds": round(time.perf_counter() - started, 1), "peak_gb": round(peak.bytes / 2**30, 2)}
 
 
 def figures(candidates_path: Path, truth: pd.DataFrame) -> dict:

