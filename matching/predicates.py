@@ -38,10 +38,14 @@ def _multi_missing(ctx: Context, i, j, p) -> np.ndarray:
 
 
 def _overlap(ctx: Context, i, j, p) -> np.ndarray:
-    result = ctx.overlaps(p["station"], p["report"], i, j)
     kinds = p.get("station_kinds")
-    if kinds:
-        result &= np.isin(ctx.stations.values["name_kind"][i], kinds)
+    if not kinds:
+        return ctx.overlaps(p["station"], p["report"], i, j)
+    # only the pairs of station records of those kinds are looked at (the kinds per record, not
+    # per pair: a string test per pair cost more than the overlap)
+    result = np.zeros(len(i), dtype=bool)
+    mine = np.flatnonzero(np.isin(ctx.stations.values["name_kind"], kinds)[i])
+    result[mine] = ctx.overlaps(p["station"], p["report"], i[mine], j[mine])
     return result
 
 
@@ -63,12 +67,17 @@ def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
     keys = a[ok] * span + b[ok]
     distinct = unique_ints(keys)
     inverse = np.searchsorted(distinct, keys)
-    strings = ctx.vocab_strings
-    left = [strings[c].replace(" ", "") for c in distinct // span]
-    right = [strings[c].replace(" ", "") for c in distinct % span]
+    left, right = _without_spaces(ctx.vocab_strings, distinct // span), _without_spaces(ctx.vocab_strings, distinct % span)
     sims = process.cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1)
     out[ok] = sims[inverse] >= float(p["min"])
     return out
+
+
+def _without_spaces(strings: np.ndarray, codes: np.ndarray) -> list[str]:
+    """The strings of ``codes`` with spaces removed, each distinct code once."""
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    table = np.array([strings[c].replace(" ", "") for c in distinct.tolist()], dtype=object)
+    return table[inverse].tolist()
 
 
 def _gender_missing(ctx: Context, i, j, p) -> np.ndarray:
@@ -128,9 +137,12 @@ EARTH_KM = 6371.0
 def _haversine(ctx: Context, i, j, p) -> np.ndarray:
     """The haversine term of the great-circle distance (monotone in it; nan where missing)."""
     st, rp = ctx.stations.values, ctx.reports.values
-    lat1, lon1 = np.radians(st[p["station"] + "_lat"][i]), np.radians(st[p["station"] + "_lon"][i])
-    lat2, lon2 = np.radians(rp[p["report"] + "_lat"][j]), np.radians(rp[p["report"] + "_lon"][j])
-    return np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    # radians and cosines per record, not per pair
+    lat1, lon1 = np.radians(st[p["station"] + "_lat"]), np.radians(st[p["station"] + "_lon"])
+    lat2, lon2 = np.radians(rp[p["report"] + "_lat"]), np.radians(rp[p["report"] + "_lon"])
+    half_lat = np.sin((lat2[j] - lat1[i]) / 2)
+    half_lon = np.sin((lon2[j] - lon1[i]) / 2)
+    return half_lat * half_lat + np.cos(lat1)[i] * np.cos(lat2)[j] * (half_lon * half_lon)
 
 
 def _distance_missing(ctx: Context, i, j, p) -> np.ndarray:
