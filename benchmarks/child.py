@@ -8,9 +8,10 @@ memory it mapped after exec, all threads) from ``/proc/self/status`` when it is 
 over in a file; ``ru_maxrss`` is the fallback where ``/proc`` is missing.
 
 A child may start processes of its own (the matcher prepares report shards on two forked
-processes), so the peak of the whole process tree is sampled too (:class:`TreePeak`): the sum
-of the resident sizes, which counts a page shared by a parent and its forked child twice (an
-upper bound).
+processes), so the whole process tree is sampled too (:class:`TreePeak`): the sum of the
+proportional set sizes (PSS: a page shared by a parent and its forked child counts half in
+each), which is the physical memory the tree holds, and the sum of the resident sizes, which
+counts such a page twice (an upper bound).
 """
 
 from __future__ import annotations
@@ -32,23 +33,26 @@ class ChildRun:
     returncode: int
     stderr_tail: str  # last lines of stderr (the children print no personal data)
     max_rss_mb: float  # the child's own peak resident memory
-    tree_peak_mb: float  # the peak of the child and its own children together (sampled)
+    tree_peak_mb: float  # the peak of the child and its own children together (PSS, sampled)
+    tree_rss_peak_mb: float  # the same as resident sizes added up (shared pages twice)
 
 
 SAMPLE_SECONDS = 0.2
 
 
-def tree_rss(root) -> int:
-    """Resident bytes of a process and all its descendants (psutil.Process ``root``)."""
+def tree_memory(root) -> tuple[int, int]:
+    """(PSS, RSS) bytes of a process and all its descendants, summed (psutil.Process ``root``)."""
     import psutil
 
-    total = 0
+    pss = rss = 0
     for proc in [root, *root.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
+            full = proc.memory_full_info()  # /proc/PID/smaps_rollup
         except psutil.Error:  # ended between listing and reading
-            pass
-    return total
+            continue
+        pss += full.pss
+        rss += full.rss
+    return pss, rss
 
 
 class TreePeak:
@@ -58,7 +62,8 @@ class TreePeak:
     def __init__(self, pid: int) -> None:
         import psutil
 
-        self.bytes = 0
+        self.bytes = 0  # PSS, summed
+        self.rss_bytes = 0  # RSS, summed
         self._root = psutil.Process(pid)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -68,7 +73,8 @@ class TreePeak:
 
         while not self._done.is_set():
             try:
-                self.bytes = max(self.bytes, tree_rss(self._root))
+                pss, rss = tree_memory(self._root)
+                self.bytes, self.rss_bytes = max(self.bytes, pss), max(self.rss_bytes, rss)
             except psutil.Error:
                 return
             self._done.wait(SAMPLE_SECONDS)
@@ -113,4 +119,4 @@ def run_module(module: str, *args: str) -> ChildRun:
         err.seek(0)
         tail = "\n".join(err.read().strip().splitlines()[-5:])
         kb = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss  # both KiB
-    return ChildRun(proc.returncode, tail, kb / 1024, tree.bytes / 2**20)
+    return ChildRun(proc.returncode, tail, kb / 1024, tree.bytes / 2**20, tree.rss_bytes / 2**20)

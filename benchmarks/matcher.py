@@ -153,6 +153,7 @@ def _subprocess(system: str, data: Path) -> dict:
     figures = json.loads(out.read_text())
     figures["peak_mb"] = round(done.tree_peak_mb)
     figures["own_peak_mb"] = round(done.max_rss_mb)
+    figures["tree_rss_peak_mb"] = round(done.tree_rss_peak_mb)
     return figures
 
 

@@ -243,6 +243,7 @@ def measure(system: str, data: Path, variant: str) -> dict:
     figures = json.loads(out.read_text())
     figures["peak_mb"] = round(done.tree_peak_mb)
     figures["own_peak_mb"] = round(done.max_rss_mb)
+    figures["tree_rss_peak_mb"] = round(done.tree_rss_peak_mb)
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=1))
     return figures
 
@@ -263,7 +264,7 @@ def print_clean(size: str, seed: int, info: dict, results: dict[str, dict]) -> N
     for label, key, fmt in (("true station records", "queries", "{:,}"), ("recall@1", "recall_at_1", "{:.3f}"),
                             ("recall@10", "recall_at_10", "{:.3f}"), ("MRR", "mrr", "{:.3f}"),
                             ("pairs scored", "pairs", "{:,}"), ("wall time, s", "seconds", "{}"),
-                            ("peak memory (process tree), MB", "peak_mb", "{:,}")):
+                            ("peak memory (process tree, PSS), MB", "peak_mb", "{:,}")):
         print(f"{label:34}" + "".join(f"{_f(results[s].get(key), fmt):>12}" for s in systems))
     for g in GROUPS:
         n = results[systems[0]].get("groups", {}).get(g, {}).get("n")

@@ -7,8 +7,10 @@
 Each run is the command end to end (reading the exchange CSVs, ingest, matching, writing the
 candidates) in a fresh process; its wall time, the candidates' pairs and recall@10 against the
 generator's truth, and the peak memory of its whole process tree (the command, the local Prefect
-server, the Dask scheduler and workers), the sum of their resident sets sampled every 0.2 s
-(psutil), are printed. At M the sharded candidates are compared with the single process's.
+server, the Dask scheduler and workers), sampled every 0.2 s (psutil): the sum of their
+proportional set sizes (PSS, the physical memory they hold; ``peak GB``) and of their resident
+sets (``RSS GB``, which counts a page shared by two processes twice), are printed.
+At M the sharded candidates are compared with the single process's.
 Sizes: M 10,000 x 500,000; L 20,000 x 2,000,000 (data/generate.py, seed 20261129).
 """
 
@@ -53,13 +55,15 @@ def generated(size: str, out: Path) -> Path:
 
 
 def run_command(args: list[str], log: Path) -> dict:
-    """The command in a child process; wall time and the peak resident memory of its tree."""
+    """The command in a child process; wall time and the peak memory of its tree (PSS summed,
+    and RSS summed, which counts shared pages twice)."""
     started = time.perf_counter()
     with log.open("w") as err:
         child = subprocess.Popen([sys.executable, "-m", "xunqin.flows.cli", *args], stdout=err, stderr=err)
         with TreePeak(child.pid) as peak:
             code = child.wait()
-    return {"exit": code, "seconds": round(time.perf_counter() - started, 1), "peak_gb": round(peak.bytes / 2**30, 2)}
+    return {"exit": code, "seconds": round(time.perf_counter() - started, 1), "peak_gb": round(peak.bytes / 2**30, 2),
+            "peak_rss_gb": round(peak.rss_bytes / 2**30, 2)}
 
 
 def figures(candidates_path: Path, truth: pd.DataFrame) -> dict:
@@ -130,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{size}] sharded vs one process: {json.dumps(compared)}", flush=True)
             rows.append({"size": size, "run": "comparison", **compared})
     print()
-    print(f"{'size':5}{'run':20}{'wall s':>9}{'peak GB':>9}{'pairs':>14}{'recall@10':>11}")
+    print(f"{'size':5}{'run':20}{'wall s':>9}{'peak GB':>9}{'RSS GB':>9}{'pairs':>14}{'recall@10':>11}")
     for row in rows:
         if row["run"] == "comparison":
             print(f"{row['size']:5}{'same candidates':20}{str(row['same_pairs_and_ranks']):>9}"
                   f"   max score difference {row['max_score_difference']}")
             continue
         pairs = f"{row['pairs']:,}" if row.get("pairs") else "-"
-        print(f"{row['size']:5}{row['run']:20}{row['seconds']:>9}{row['peak_gb']:>9}{pairs:>14}"
+        print(f"{row['size']:5}{row['run']:20}{row['seconds']:>9}{row['peak_gb']:>9}{row.get('peak_rss_gb', '-'):>9}{pairs:>14}"
               f"{row.get('recall_at_10', float('nan')):>11}")
     by_size = {}
     for row in rows:
