@@ -144,26 +144,32 @@ class PrefectShardRunner:
 
 
 @contextlib.contextmanager
-def shard_files(stations: pd.DataFrame, reports: pd.DataFrame, size: int,
-                directory: str | None = None) -> Iterator[list[shards_mod.ShardSource]]:
-    """The normalized tables as Parquet files in a private folder (mode 700, under
-    ``directory`` or ``$XUNQIN_SHARD_DIR`` when given), removed afterwards."""
+def shard_folder(directory: str | None = None) -> Iterator[Path]:
+    """A private folder for the shard files (mode 700, under ``directory`` or
+    ``$XUNQIN_SHARD_DIR`` when given), removed afterwards."""
     parent = directory or os.environ.get(SHARD_DIR_ENV) or None
     if parent:
         Path(parent).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="xunqin-shards-", dir=parent))  # mkdtemp: mode 700
     try:
-        stations_path = folder / "stations.parquet"
-        stations.reset_index(drop=True).to_parquet(stations_path, index=False)
-        sources = []
-        for number, start in enumerate(range(0, max(len(reports), 1), size)):
-            path = folder / f"reports-{number:05d}.parquet"
-            part = reports.iloc[start:start + size].reset_index(drop=True)
-            part.to_parquet(path, index=False)
-            sources.append(shards_mod.ShardSource(number, start, len(part), str(stations_path), str(path)))
-        yield sources
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_shard_files(folder: Path, stations: pd.DataFrame, reports: pd.DataFrame, size: int
+                      ) -> list[shards_mod.ShardSource]:
+    """The normalized tables as Parquet files in ``folder``: the stations once, the reports in
+    shards of ``size`` rows."""
+    stations_path = folder / "stations.parquet"
+    stations.reset_index(drop=True).to_parquet(stations_path, index=False)
+    sources = []
+    for number, start in enumerate(range(0, max(len(reports), 1), size)):
+        path = folder / f"reports-{number:05d}.parquet"
+        part = reports.iloc[start:start + size].reset_index(drop=True)
+        part.to_parquet(path, index=False)
+        sources.append(shards_mod.ShardSource(number, start, len(part), str(stations_path), str(path)))
+    return sources
 
 
 class _HereOnly:
@@ -182,12 +188,14 @@ class _HereOnly:
         return (_HereOnly, (None,))
 
 
-def match_on_dask(stations: pd.DataFrame, reports: pd.DataFrame, *, workers: int | None = None,
+def match_on_dask(tables: list[pd.DataFrame], *, workers: int | None = None,
                   scheduler: str | None = None, size: int | None = None, directory: str | None = None,
                   progress: Callable[[str], None] | None = None, **options: Any) -> Any:
     """:func:`xunqin.matching.pipeline.match` with the report shards as Prefect tasks on Dask
-    (``options``: settings, model, top_k, keep_scored_pairs, exclude_pairs). Needs a Prefect API
-    (a server, or :func:`xunqin.flows.prefect_env.local_server`)."""
+    (``options``: settings, model, top_k, keep_scored_pairs, exclude_pairs). ``tables`` is
+    ``[stations, reports]``, handed over: it is emptied once the shard files are written, so
+    that a caller holding no other reference to the tables frees them while the shards run.
+    Needs a Prefect API (a server, or :func:`xunqin.flows.prefect_env.local_server`)."""
     from prefect import flow
 
     from xunqin.matching.pipeline import match_shards
@@ -195,8 +203,11 @@ def match_on_dask(stations: pd.DataFrame, reports: pd.DataFrame, *, workers: int
     size = shard_size(size)
     progress = _HereOnly(progress)
     say = progress
-    with shard_files(stations, reports, size, directory) as sources:
-        say(f"{len(reports):,} reports in {len(sources)} shards of up to {size:,}, on "
+    with shard_folder(directory) as folder:
+        sources = write_shard_files(folder, tables[0], tables[1], size)
+        n_reports = len(tables[1])
+        tables.clear()
+        say(f"{n_reports:,} reports in {len(sources)} shards of up to {size:,}, on "
             f"{scheduler or f'a local Dask cluster of {workers or DEFAULT_WORKERS} workers'}")
 
         # the tables and the model stay out of the flow's parameters (Prefect stores those)

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     workers = getattr(args, "workers", None)
     if not scheduler and not workers:
         with console_progress() as say:
-            return _run(args, say, lambda: _read(args), match, settings, model, model_path)
+            return _run(args, say, lambda: _read(args), lambda tables, **options: match(*tables, **options),
+                        settings, model, model_path)
     try:
         size = dask_runner.shard_size(getattr(args, "shard_size", None))
     except ValueError as exc:
@@ -82,13 +83,20 @@ def run(args: argparse.Namespace) -> int:
 
     # the Prefect API and the cluster start while the files are read
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(_read, args)
+        # the result is taken out of ``read`` (a future would keep the tables alive to the end)
+        read: dict[str, object] = {}
+        reading = pool.submit(lambda: read.update(result=_read(args)))
+
+        def taken():
+            reading.result()  # raises what reading raised
+            return read.pop("result")
+
         with local_server(), dask_runner.engine(workers, scheduler) as address, console_progress() as say:
-            def on_dask(stations, reports, **options):
-                return dask_runner.match_on_dask(stations, reports, workers=workers, scheduler=address, size=size,
+            def on_dask(tables, **options):
+                return dask_runner.match_on_dask(tables, workers=workers, scheduler=address, size=size,
                                                  directory=getattr(args, "shard_dir", None), **options)
 
-            return _run(args, say, reading.result, on_dask, settings, model, model_path)
+            return _run(args, say, taken, on_dask, settings, model, model_path)
 
 
 def _read(args: argparse.Namespace):
@@ -96,8 +104,8 @@ def _read(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace, say, read, matcher, settings, model, model_path) -> int:
-    """``matcher``: in this process, or in report shards on Dask with ``--workers``/``--dask``
-    (or ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
+    """``matcher([stations, reports], **options)``: in this process, or in report shards on Dask
+    with ``--workers``/``--dask`` (or ``$XUNQIN_DASK_ADDRESS``): the same candidates."""
     out = Path(args.out)
     if model is not None:
         say(f"model {model_path}" + (": the settings given are the model's" if settings is not None else ""))
@@ -110,7 +118,11 @@ def _run(args: argparse.Namespace, say, read, matcher, settings, model, model_pa
             write_rejects_csv(result.rejects, temp)
         say(f"{len(result.rejects):,} rejected values listed in {rejects_path}")
 
-    outcome = matcher(result.stations, result.reports, settings=settings, model=model, top_k=args.top_k, progress=say)
+    # handed over in a list the sharded matcher empties: once the shards are written, this
+    # process holds no table (at 2 million reports, gigabytes the workers need)
+    tables = [result.stations, result.reports]
+    del result
+    outcome = matcher(tables, settings=settings, model=model, top_k=args.top_k, progress=say)
     if model_path and model is None:
         with outputs.staged(model_path) as temp:
             outcome.model.save(temp)
