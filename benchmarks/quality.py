@@ -7,7 +7,11 @@ xunqin beside a Splink baseline given the same derived keys, peak memory per mat
 
 Data come from the generator's independent model (``data/GENERATOR.md``), made at run time per
 size and seed under ``--out`` (reused while the generator and the seed are the same). Every matcher
-run is a fresh child process (``benchmarks.child``): its wall time is its own, its peak memory that of its process tree.
+run is a fresh child process (``benchmarks.child``): its wall time is its own, its peak memory
+that of its process tree.
+On the clean data, three columns: ``xunqin`` (the matcher on the normalized tables), ``xunqin
+match`` (the command end to end on the raw exchange files: reading, normalizing, matching,
+writing the CSV) and ``splink`` (on the normalized tables, given the same derived keys).
 A perturbation corrupts one field family of the same records (``benchmarks.perturb``); recall is
 printed overall and on the records it touched, beside the clean run. The script prints figures
 and asserts nothing.
@@ -249,6 +253,29 @@ def measure(system: str, data: Path, variant: str) -> dict:
     return figures
 
 
+def measure_command(data: Path) -> dict:
+    """``xunqin match`` end to end in a fresh process, on the raw exchange files (reading,
+    normalizing, matching, writing the candidates CSV): wall time of the whole command, the
+    peak memory of its process tree, and its candidates' figures."""
+    from benchmarks.child import run_module
+
+    out = data / "results" / "cli-candidates.csv"
+    out.parent.mkdir(exist_ok=True)
+    out.unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = run_module("xunqin.flows.cli", "match", "--stations", str((data / "raw" / "stations.csv").resolve()),
+                      "--reports", str((data / "raw" / "reports.csv").resolve()), "--out", str(out.resolve()))
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        return {"error": done.stderr_tail.splitlines()[-1] if done.stderr_tail else "failed"}
+    candidates = pd.read_csv(out, dtype={"station_record_id": str, "report_id": str}, keep_default_na=False)
+    truth = pd.read_csv(data / "truth.csv", dtype=str, keep_default_na=False)
+    figures = {"seconds": round(seconds, 1), **_figures(candidates, truth, None),
+               "peak_mb": round(max(done.tree_peak_mb, done.max_rss_mb)), "tree_rss_peak_mb": round(done.tree_rss_peak_mb)}
+    (data / "results" / "cli-clean.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1))
+    return figures
+
+
 # ---------------------------------------------------------------- printing
 
 
@@ -261,19 +288,23 @@ def print_clean(size: str, seed: int, info: dict, results: dict[str, dict]) -> N
     tag = "  <- never used for tuning" if seed == NEVER_TUNED_SEED else ""
     print(f"\n== {size} ({n_s:,} x {n_r:,}), seed {seed}{tag}: clean ==")
     systems = list(results)
-    print(f"{'':34}" + "".join(f"{s:>12}" for s in systems))
+    print(f"{'':34}" + "".join(f"{s:>14}" for s in systems))
     for label, key, fmt in (("true station records", "queries", "{:,}"), ("recall@1", "recall_at_1", "{:.3f}"),
                             ("recall@10", "recall_at_10", "{:.3f}"), ("MRR", "mrr", "{:.3f}"),
                             ("pairs scored", "pairs", "{:,}"), ("wall time, s", "seconds", "{}"),
                             ("peak memory (process tree, PSS), MB", "peak_mb", "{:,}")):
-        print(f"{label:34}" + "".join(f"{_f(results[s].get(key), fmt):>12}" for s in systems))
+        print(f"{label:34}" + "".join(f"{_f(results[s].get(key), fmt):>14}" for s in systems))
     for g in GROUPS:
         n = results[systems[0]].get("groups", {}).get(g, {}).get("n")
         cells = [results[s].get("groups", {}).get(g, {}).get("recall_at_10") for s in systems]
-        print(f"{'r@10 ' + g + f' (n={n})':34}" + "".join(f"{_f(c):>12}" for c in cells))
+        print(f"{'r@10 ' + g + f' (n={n})':34}" + "".join(f"{_f(c):>14}" for c in cells))
     for s in systems:
         if "error" in results[s]:
             print(f"{s} failed: {results[s]['error']}")
+    if "xunqin match" in results and "splink" in results and "seconds" in results["splink"] \
+            and "seconds" in results["xunqin match"]:
+        print(f"xunqin match end to end / Splink wall time: "
+              f"{results['xunqin match']['seconds'] / results['splink']['seconds']:.2f}x")
 
 
 def print_perturbations(size: str, seed: int, info: dict, clean: dict, rows: dict[str, dict]) -> None:
@@ -317,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"'all' ({', '.join(map(str, SEEDS))}), 'never-tuned' ({NEVER_TUNED_SEED}) or a comma list")
     ap.add_argument("--perturbations", default="all", help="'all', 'none' or a comma list of: " + ", ".join(PERTURBATIONS))
     ap.add_argument("--no-splink", action="store_true")
+    ap.add_argument("--no-cli", action="store_true", help="skip `xunqin match` end to end on the raw files")
     ap.add_argument("--out", default="bench-out/quality")
     ap.add_argument("--print-only", action="store_true",
                     help="print the figures an earlier run left under --out, run nothing")
@@ -353,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             info = {} if a.print_only else prepare(size, seed, data, perts)
             results = {"xunqin": run("xunqin", data, "clean")}
+            if not a.no_cli and not a.print_only:
+                results["xunqin match"] = measure_command(data)
+            elif a.print_only and (data / "results" / "cli-clean.json").exists():
+                results["xunqin match"] = json.loads((data / "results" / "cli-clean.json").read_text())
             if not a.no_splink and (not a.print_only or (data / "results" / "splink-clean.json").exists()):
                 results["splink"] = run("splink", data, "clean")
             print_clean(size, seed, info, results)
