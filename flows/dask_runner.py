@@ -65,9 +65,24 @@ def task_runner(workers: int | None = None, scheduler: str | None = None) -> Any
 
     if scheduler:
         return DaskTaskRunner(address=scheduler)
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+    return DaskTaskRunner(cluster_class=local_cluster,
                           cluster_kwargs={"n_workers": workers or DEFAULT_WORKERS, "threads_per_worker": 1,
                                           "processes": True, "host": "127.0.0.1", "dashboard_address": None})
+
+
+# Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap
+# threshold at 128 KB: every numpy temporary is then mapped and faulted in afresh. One shard's
+# ranking (250,000 reports at M) took 18.4 s so, 9.2 s with glibc's own thresholds.
+WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def local_cluster(**options: Any) -> Any:
+    """A ``distributed.LocalCluster`` whose workers keep glibc's own memory thresholds."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(WORKER_ENVIRONMENT):
+        return LocalCluster(**options)
 
 
 @contextlib.contextmanager
@@ -79,10 +94,8 @@ def engine(workers: int | None = None, scheduler: str | None = None) -> Iterator
         yield scheduler
         return
     _quiet_cluster_logs()
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=workers or DEFAULT_WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, preload=["xunqin.flows.dask_runner"]) as cluster:
+    with local_cluster(n_workers=workers or DEFAULT_WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
+                       dashboard_address=None, preload=["xunqin.flows.dask_runner"]) as cluster:
         yield cluster.scheduler_address
 
 

@@ -121,3 +121,25 @@ def test_the_nightly_flow_runs_its_match_on_the_dask_cluster(cluster, harness_ap
     got = _night(tmp_path, "dask", dask=cluster.scheduler_address)
     assert _finished(cluster, "match_incremental") == ran + 1
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_the_local_clusters_workers_keep_glibcs_own_malloc_thresholds() -> None:
+    """Dask would start them with MALLOC_TRIM_THRESHOLD_ set (every numpy temporary mapped and
+    faulted in afresh: ranking a shard twice as slow); the clusters xunqin starts leave it unset."""
+    import os
+
+    from distributed import Client
+
+    from xunqin.flows import dask_runner
+
+    with dask_runner.engine(workers=1) as address, Client(address) as client:
+        seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert list(seen.values()) == [None]
+    with dask_runner.local_cluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None) as cluster, Client(cluster) as client:
+        assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == [None]
+    from distributed import LocalCluster  # what Dask does without it: the test means something
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == ["65536"]
