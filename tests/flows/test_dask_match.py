@@ -29,10 +29,10 @@ def harness_api(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="module")
 def cluster():
-    from distributed import LocalCluster
+    from xunqin.flows import dask_runner
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as running:
+    with dask_runner.local_cluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None) as running:
         yield running
 
 
@@ -123,23 +123,26 @@ def test_the_nightly_flow_runs_its_match_on_the_dask_cluster(cluster, harness_ap
     pd.testing.assert_frame_equal(got, want)
 
 
-def test_the_local_clusters_workers_keep_glibcs_own_malloc_thresholds() -> None:
+def test_the_local_clusters_workers_keep_glibcs_own_malloc_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask would start them with MALLOC_TRIM_THRESHOLD_ set (every numpy temporary mapped and
     faulted in afresh: ranking a shard twice as slow); the clusters xunqin starts leave it unset."""
     import os
 
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
     from xunqin.flows import dask_runner
 
-    with dask_runner.engine(workers=1) as address, Client(address) as client:
-        seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
-    assert list(seen.values()) == [None]
-    with dask_runner.local_cluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None) as cluster, Client(cluster) as client:
-        assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == [None]
-    from distributed import LocalCluster  # what Dask does without it: the test means something
+    def seen(client: Client) -> list:
+        return list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == ["65536"]
+    options = {"n_workers": 1, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1",
+               "dashboard_address": None}
+    with LocalCluster(**options) as cluster, Client(cluster) as client:
+        assert seen(client) == ["65536"]  # what Dask does: the test means something
+    # a nanny also sets it in its own process's environment, which its next workers inherit
+    # (a command starts one cluster; here earlier tests started others)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with dask_runner.local_cluster(**options) as cluster, Client(cluster) as client:
+        assert seen(client) == [None]
+    with dask_runner.engine(workers=1) as address, Client(address) as client:
+        assert seen(client) == [None]
