@@ -73,7 +73,5 @@ def console_progress(console: Console | None = None) -> Iterator[PlainLines | Ba
         yield PlainLines(console.file)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # no refresh thread (every update refreshes): the matcher forks its preparing workers only
-    # from a process without other threads
-    with Progress(*columns, console=console, auto_refresh=False) as bars:
+    with Progress(*columns, console=console) as bars:
         yield Bars(bars)

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -81,16 +75,14 @@ class SerialRunner:
 
     @classmethod
     def of_frames(cls, stations: pd.DataFrame, reports: pd.DataFrame, shard_size: int | None = None,
-                  progress: Progress | None = None, workers: int = 2) -> SerialRunner:
-        """The shards of these tables, prepared on ``workers`` processes when that pays and is
-        safe (see :func:`_preparing_pool`)."""
+                  progress: Progress | None = None) -> SerialRunner:
+        # Prepared one after another, in this process: on two forked processes preparing took
+        # 16 s -> 12.6 s at M in `xunqin match`, but each worker held 1.3 GB more (the command's
+        # peak 3.4 -> 4.5 GB), a poor trade on a station's server.
         size = max(shard_size or max(len(reports), 1), 1)
-        starts = list(range(0, max(len(reports), 1), size))
-        args = [(k, start, stations, reports.iloc[start:start + size]) for k, start in enumerate(starts)]
-        with _preparing_pool(workers, len(starts), args) as pool:
-            if pool is None:
-                return cls([shards_mod.prepare_shard(*a) for a in args], progress)
-            return cls(list(pool.map(_ForkedPreparer.prepare, range(len(args)))), progress)
+        starts = range(0, max(len(reports), 1), size)
+        return cls([shards_mod.prepare_shard(k, start, stations, reports.iloc[start:start + size])
+                    for k, start in enumerate(starts)], progress)
 
     @property
     def n_shards(self) -> int:
@@ -107,35 +99,6 @@ class SerialRunner:
     def report_ids(self, rows: np.ndarray) -> np.ndarray:
         ids = np.concatenate([s.prepared.reports.ids for s in self.shards])
         return ids[rows]
-
-
-class _ForkedPreparer:
-    """What a forked preparing worker holds: the shards' tables, inherited through the fork
-    (the initializer's arguments are not pickled under fork), never sent through a pipe."""
-
-    shards: list[tuple] = []
-
-    @classmethod
-    def hold(cls, shards: list[tuple]) -> None:  # runs in the worker only
-        cls.shards = shards
-
-    @classmethod
-    def prepare(cls, k: int) -> shards_mod.LoadedShard:
-        return shards_mod.prepare_shard(*cls.shards[k])
-
-
-@contextmanager
-def _preparing_pool(workers: int, n_shards: int, args: list[tuple]) -> Iterator[ProcessPoolExecutor | None]:
-    """Forked processes that prepare shards (turning text into codes is Python work that one
-    core does alone), or None: for one shard, one core, or a process with other threads
-    (forking one is not safe: a Prefect run, the web server). A prepared shard comes back
-    pickled (80 MB at 125,000 reports, 0.4 s)."""
-    if workers < 2 or n_shards < 2 or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
-        yield None
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, n_shards), mp_context=multiprocessing.get_context("fork"),
-                             initializer=_ForkedPreparer.hold, initargs=(args,)) as pool:
-        yield pool
 
 
 # Reports per shard in this process: only one shard's blocked pairs are worked on at a time.
