@@ -92,7 +92,8 @@ def _messages(root: Path) -> set[str]:
 
 # ValueErrors that describe the program, never a cell (configuration files, call mistakes).
 NOT_CELL_REASONS = {"give a stations file, a reports file, or both", "normalize_stations needs a stations table",
-                    "normalize_reports needs a reports table", "partial results need the parsed values"}
+                    "normalize_reports needs a reports table", "partial results need the parsed values",
+                    "only mappings without results are joined"}
 
 
 @pytest.mark.parametrize("package", [xunqin.normalizers, xunqin.ingest])
