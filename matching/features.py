@@ -170,17 +170,11 @@ def _mark_levels(marks: pd.Series, vocab: Vocabulary, n: int) -> dict[str, Multi
 
 def _id_tail(df: pd.DataFrame) -> pd.Series:
     """Last four characters of the full ID number plus any 'tail:' fragment from notes."""
+    from xunqin.normalizers.id_numbers import id_tails
+
     full = _col(df, "id_number").astype("string").fillna("")
     frags = _col(df, "id_fragments").astype("string").fillna("")
-    out = []
-    for number, fragments in zip(full, frags):
-        tails = [number[-4:]] if len(number) >= 4 else []
-        for fragment in fragments.split("|") if fragments else ():
-            kind, _, digits = fragment.partition(":")
-            if kind in ("tail", "full") and len(digits) >= 4:
-                tails.append(digits[-4:])
-        out.append("|".join(dict.fromkeys(tails)))
-    return pd.Series(out, index=df.index)
+    return pd.Series([id_tails(number, fragments) for number, fragments in zip(full, frags)], index=df.index)
 
 
 def _birth_buckets_for_range(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

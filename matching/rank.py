@@ -78,6 +78,7 @@ def _contenders(i: np.ndarray, total: np.ndarray, groups: np.ndarray, top_k: int
         wanted[short] *= 2
         pending = short
 
+
 def rank(
     prepared: Prepared, i: np.ndarray, j: np.ndarray, total: np.ndarray, top_k: int
 ) -> Ranked:

@@ -227,3 +227,14 @@ def id_fragments(text: object) -> tuple[IdFragment, ...]:
     if _is_missing(text) or not isinstance(text, str) or not text.strip():
         return ()
     return _fragments(text)
+
+
+def id_tails(number: str, fragments: str) -> str:
+    """The last four characters of a normalized ID number and of its notes' tail and full
+    fragments ('tail:1234|head:410123'), '|'-joined, each once, in that order."""
+    tails = [number[-4:]] if len(number) >= 4 else []
+    for fragment in fragments.split("|") if fragments else ():
+        kind, _, digits = fragment.partition(":")
+        if kind in ("tail", "full") and len(digits) >= 4:
+            tails.append(digits[-4:])
+    return "|".join(dict.fromkeys(tails))

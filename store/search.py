@@ -68,17 +68,11 @@ def _exploded(ids: pd.Series, values: pd.Series, key_type: str) -> pd.DataFrame:
 
 def _tails(frame: pd.DataFrame) -> pd.Series:
     """Last four characters of the ID number and of the tail/full fragments of the notes."""
-    number = _text(frame, "id_number")
-    fragments = _text(frame, "id_fragments")
-    out = []
-    for full, frags in zip(number.tolist(), fragments.tolist()):
-        tails = [full[-4:]] if len(full) >= 4 else []
-        for fragment in frags.split("|") if frags else ():
-            kind, _, digits = fragment.partition(":")
-            if kind in ("tail", "full") and len(digits) >= 4:
-                tails.append(digits[-4:])
-        out.append("|".join(dict.fromkeys(tails)))
-    return pd.Series(out, index=frame.index, dtype=object)
+    from xunqin.normalizers.id_numbers import id_tails
+
+    number, fragments = _text(frame, "id_number"), _text(frame, "id_fragments")
+    return pd.Series([id_tails(n, f) for n, f in zip(number.tolist(), fragments.tolist())],
+                     index=frame.index, dtype=object)
 
 
 def record_keys(kind: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xunqin.normalizers.id_numbers import IdFragment, check_digit, id_fragments, parse_id
+from xunqin.normalizers.id_numbers import IdFragment, check_digit, id_fragments, id_tails, parse_id
 
 
 def _iso7064(first17: str) -> str:
@@ -175,3 +175,15 @@ def test_id_fragment_type():
     assert frag == IdFragment("tail", "1234")
     with pytest.raises(AttributeError):
         frag.digits = "0000"
+
+
+@pytest.mark.parametrize("number, fragments, want", [
+    ("410123196003010024", "", "0024"),
+    ("", "tail:1234", "1234"),
+    ("", "tail:123", ""),  # three digits say too little
+    ("410123196003010024", "tail:0024|full:41012319650505003X", "0024|003X"),  # each once, number first
+    ("", "head:410123|tail:56789", "6789"),  # a head fragment is not a tail
+    ("", "", ""),
+])
+def test_id_tails(number, fragments, want):
+    assert id_tails(number, fragments) == want
