@@ -25,36 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from xunqin.flows.dask_options import DEFAULT_WORKERS, shard_parent, shard_size
 from xunqin.flows.tasks import private_task
 from xunqin.matching import shards as shards_mod
 from xunqin.matching.progress import Counted
-
-ADDRESS_ENV = "XUNQIN_DASK_ADDRESS"
-SHARD_SIZE_ENV = "XUNQIN_SHARD_SIZE"
-SHARD_DIR_ENV = "XUNQIN_SHARD_DIR"
-DEFAULT_SHARD_SIZE = 250_000
-DEFAULT_WORKERS = 2
-
-
-def address(given: str | None = None) -> str | None:
-    """The scheduler's address: given, else ``$XUNQIN_DASK_ADDRESS``, else None (a local cluster)."""
-    return given or os.environ.get(ADDRESS_ENV) or None
-
-
-def shard_size(given: int | None = None) -> int:
-    if given:
-        return given
-    raw = os.environ.get(SHARD_SIZE_ENV, "")
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"{SHARD_SIZE_ENV} must be a whole number, not {raw!r}") from None
-        if value < 1:
-            raise ValueError(f"{SHARD_SIZE_ENV} must be at least 1")
-        return value
-    return DEFAULT_SHARD_SIZE
-
 
 def task_runner(workers: int | None = None, scheduler: str | None = None) -> Any:
     """A DaskTaskRunner: on the cluster at ``scheduler``, else on a LocalCluster of ``workers``
@@ -160,7 +134,7 @@ class PrefectShardRunner:
 def shard_folder(directory: str | None = None) -> Iterator[Path]:
     """A private folder for the shard files (mode 700, under ``directory`` or
     ``$XUNQIN_SHARD_DIR`` when given), removed afterwards."""
-    parent = directory or os.environ.get(SHARD_DIR_ENV) or None
+    parent = shard_parent(directory)
     if parent:
         Path(parent).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="xunqin-shards-", dir=parent))  # mkdtemp: mode 700

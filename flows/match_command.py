@@ -58,7 +58,7 @@ def check_settings_fit(model: Model, model_path: Path, settings: Settings, setti
 
 
 def run(args: argparse.Namespace) -> int:
-    from xunqin.flows import dask_runner
+    from xunqin.flows import dask_options
 
     model_path = Path(args.model) if args.model else None
     # settings and model first: a refusal must not wait for the files to be read
@@ -66,17 +66,18 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(model_path) if model_path and model_path.exists() else None
     if model is not None and settings is not None:
         check_settings_fit(model, model_path, settings, Path(args.settings))
-    scheduler = dask_runner.address(getattr(args, "dask", None))
+    scheduler = dask_options.address(getattr(args, "dask", None))
     workers = getattr(args, "workers", None)
     if not scheduler and not workers:
         with console_progress() as say:
             return _run(args, say, lambda: _read(args), lambda tables, **options: match(*tables, **options),
                         settings, model, model_path)
     try:
-        size = dask_runner.shard_size(getattr(args, "shard_size", None))
+        size = dask_options.shard_size(getattr(args, "shard_size", None))
     except ValueError as exc:
         print(f"xunqin: {exc}", file=sys.stderr)
         return 2
+    from xunqin.flows import dask_runner
     from xunqin.flows.prefect_env import local_server
 
     # the files are read before the Prefect API and the cluster start: in a process without

@@ -79,11 +79,13 @@ def nightly(inbox: str, db_url: str | None = None, archive: str | None = None, q
 
 def _match_flow(dask: str | None, workers: int | None) -> Any:
     """The match sub-flow, on the Dask task runner when the night is configured for one."""
-    from xunqin.flows import dask_runner
+    from xunqin.flows import dask_options
 
-    scheduler = dask_runner.address(dask)
+    scheduler = dask_options.address(dask)
     if not scheduler and not workers:
         return match
+    from xunqin.flows import dask_runner
+
     return match.with_options(task_runner=dask_runner.task_runner(workers, scheduler))
 
 

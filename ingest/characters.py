@@ -38,8 +38,8 @@ SUSPECT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
 _DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_FORMULA_FIRST = frozenset("=+-@＝＋－＠")
-_BLANKS = " \t\r\n\u3000\u00a0"
+FORMULA_FIRST = frozenset("=+-@＝＋－＠")
+BLANKS = " \t\r\n\u3000\u00a0"
 
 # Columns where the order of the characters is the value: direction controls refuse it.
 ORDERED_COLUMNS = frozenset({
@@ -80,7 +80,7 @@ def clean_cell(text: str, column: str) -> tuple[str | None, list[tuple[str, str,
         if column in KEY_COLUMNS:
             text = _CONTROL.sub("", text)
             problems.append((CONTROL_REMOVED.format(chars=chars), "warning"))
-        elif column in NAME_COLUMNS and _CONTROL.search(text.strip(_BLANKS + "".join(found))):
+        elif column in NAME_COLUMNS and _CONTROL.search(text.strip(BLANKS + "".join(found))):
             text = _CONTROL.sub(" ", text)
             problems.append((CONTROL_IN_NAME.format(chars=chars), "error"))
             refused = True
@@ -95,5 +95,5 @@ def clean_cell(text: str, column: str) -> tuple[str | None, list[tuple[str, str,
 def looks_like_formula(text: str) -> bool:
     """A value starting (after blanks) with =, +, -, @ or their full-width forms; a value of
     only dashes is a blank marker, not a formula."""
-    lead = text.lstrip(_BLANKS)
-    return bool(lead) and lead[0] in _FORMULA_FIRST and bool(lead.strip("-－—" + _BLANKS))
+    lead = text.lstrip(BLANKS)
+    return bool(lead) and lead[0] in FORMULA_FIRST and bool(lead.strip("-－—" + BLANKS))
