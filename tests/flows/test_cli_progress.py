@@ -149,3 +149,21 @@ def test_model_train_reports_its_progress(db_url, tmp_path, capfd):
     assert any(re.search(r"comparing: [\d,]+/[\d,]+ pairs$", line) for line in lines)
     assert any(re.search(r"fitting a version on [\d,]+ labels$", line) for line in lines)
     assert "模型版本 2" in captured.out
+
+
+def test_a_match_in_one_process_never_loads_prefect_or_dask(tmp_path):
+    """Prefect and Dask are for --workers/--dask and the nightly batch: at S their import was
+    1.5 s of a 14 s match."""
+    code = (
+        "import sys\n"
+        "from xunqin.flows.cli import main\n"
+        f"status = main(['match', '--stations', {str(SAMPLE / 'stations.csv')!r}, '--reports', "
+        f"{str(SAMPLE / 'reports.csv')!r}, '--out', {str(tmp_path / 'c.csv')!r}])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'prefect_dask', 'distributed', 'dask'})\n"
+        "print('loaded:', loaded)\n"
+        "raise SystemExit(status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "loaded: []" in done.stdout
+    assert len(pd.read_csv(tmp_path / "c.csv")) > 0
