@@ -126,8 +126,12 @@ def _insert(session: Session, keys: pd.DataFrame) -> None:
     keys = keys.sort_values(["key_type", "key", "kind", "record_id"], kind="stable")
     table = SearchKey.__table__
     connection = session.connection()
-    for start in range(0, len(keys), INSERT_BATCH):
-        connection.execute(table.insert(), keys.iloc[start:start + INSERT_BATCH].to_dict("records"))
+    names = list(keys.columns)
+    # dicts made from the columns' lists: DataFrame.to_dict("records") boxes every value and
+    # took a third of the insert (0.3 s of a night's 60,000 keys)
+    rows = [dict(zip(names, values)) for values in zip(*(keys[c].tolist() for c in names))]
+    for start in range(0, len(rows), INSERT_BATCH):
+        connection.execute(table.insert(), rows[start:start + INSERT_BATCH])
 
 
 def catch_up(session: Session) -> dict[str, int]:

@@ -133,7 +133,7 @@ def _two_nights_sqlite(tmp_path: Path) -> tuple[str, Path, Path]:
 def test_a_damaged_snapshot_is_rebuilt_with_a_warning(tmp_path: Path, reference_folder: str, damage: str,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     url, inbox, path = _two_nights_sqlite(tmp_path)
-    reports = path / "reports.parquet"
+    reports = path / "reports.arrow"
     body = reports.read_bytes()
     reports.write_bytes({"garbage": b"not a snapshot" * 100, "truncated": body[: len(body) // 2], "empty": b""}[damage])
     with caplog.at_level(logging.WARNING, logger="xunqin.flows.prepared"):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.feather as feather
 import pytest
 
 from xunqin.matching import blocking
@@ -177,7 +178,7 @@ def test_save_load_round_trip(refreshed, tmp_path):
     assert refreshed.dropped == 33 and refreshed.rows == N_STATIONS + N_REPORTS - 33
     path = save(refreshed, tmp_path / "deep" / "prepared")
     assert sorted(p.name for p in path.parent.iterdir()) == ["prepared"]
-    assert sorted(p.name for p in path.iterdir()) == ["reports.parquet", "stations.parquet", "vocabulary.parquet"]
+    assert sorted(p.name for p in path.iterdir()) == ["reports.arrow", "snapshot.json", "stations.arrow", "vocabulary.arrow"]
     loaded = load(path)
     _assert_same_snapshot(loaded, refreshed)
     assert loaded.side("stations").values["name_kind"].dtype == object
@@ -350,23 +351,37 @@ def _copy(good: Path, out: Path, change=None) -> Path:  # type: ignore[no-untype
 
 
 def _bytes(name: str, make):  # type: ignore[no-untyped-def]
-    """A damage to the bytes of file ``name``."""
+    """A damage to the bytes of file ``name`` (the manifest, ``snapshot``, or a table)."""
     return lambda good, out: _copy(good, out, lambda stem, body: make(body) if stem == name else body)
 
 
-def _content(name: str, change, header_text=None):  # type: ignore[no-untyped-def]
-    """A damage to what file ``name`` holds, written back as a valid Parquet file:
-    ``change(table, header)`` returns the table to write (and may change the header in place);
-    ``header_text`` replaces the header's bytes (b"" for none at all)."""
+def _manifest(change=None, text=None):  # type: ignore[no-untyped-def]
+    """A manifest changed in place by ``change(header)``, or replaced by ``text``."""
 
     def damage(good: Path, out: Path) -> Path:
         _copy(good, out)
-        table = pq.read_table(good / f"{name}.parquet")
-        header = json.loads(table.schema.metadata[snapshot_mod.HEADER_KEY])
-        table = change(table, header)
-        text = json.dumps(header).encode() if header_text is None else header_text
-        pq.write_table(table.replace_schema_metadata({snapshot_mod.HEADER_KEY: text} if text else {}),
-                       out / f"{name}.parquet")
+        header = json.loads((good / snapshot_mod.MANIFEST).read_text())
+        if change is not None:
+            change(header)
+        (out / snapshot_mod.MANIFEST).write_bytes(json.dumps(header).encode() if text is None else text)
+        return out
+
+    return damage
+
+
+def _content(name: str, change):  # type: ignore[no-untyped-def]
+    """A damage to what file ``name`` holds, written back as a valid Feather file whose size and
+    CRC the manifest then names (so that the checks of what it holds must refuse it):
+    ``change(table, header)`` returns the table to write."""
+
+    def damage(good: Path, out: Path) -> Path:
+        _copy(good, out)
+        header = json.loads((good / snapshot_mod.MANIFEST).read_text())
+        table = change(feather.read_table(good / f"{name}.arrow"), header)
+        feather.write_feather(table, out / f"{name}.arrow", compression="uncompressed")
+        body = (out / f"{name}.arrow").read_bytes()
+        header["files"][name] = {"bytes": len(body), "crc32": zlib.crc32(body)}
+        (out / snapshot_mod.MANIFEST).write_text(json.dumps(header))
         return out
 
     return damage
@@ -389,10 +404,6 @@ def _flip_bit(body: bytes) -> bytes:
     return body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1:]
 
 
-def _header(change):  # type: ignore[no-untyped-def]
-    return lambda table, header: (change(header), table)[1]
-
-
 DAMAGES = {
     "truncated_half": _bytes("reports", lambda b: b[: len(b) // 2]),
     "truncated_tail": _bytes("vocabulary", lambda b: b[:-20]),
@@ -402,12 +413,15 @@ DAMAGES = {
     "bit_flipped_reports": _bytes("reports", _flip_bit),
     "bit_flipped_vocabulary": _bytes("vocabulary", _flip_bit),
     "missing_folder": lambda good, out: out,
-    "missing_file": lambda good, out: (_copy(good, out), (out / "stations.parquet").unlink(), out)[2],
-    "header_not_json": _content("vocabulary", lambda t, h: t, header_text=b"{format"),
-    "header_not_object": _content("vocabulary", lambda t, h: t, header_text=b"[1, 2]"),
-    "no_header": _content("reports", lambda t, h: t, header_text=b""),
-    "other_format": _content("vocabulary", _header(lambda h: h.update(format="xunqin-prepared/2"))),
-    "files_of_another_save": _content("stations", _header(lambda h: h.update(save="0" * 32))),
+    "missing_file": lambda good, out: (_copy(good, out), (out / "stations.arrow").unlink(), out)[2],
+    "missing_manifest": lambda good, out: (_copy(good, out), (out / "snapshot.json").unlink(), out)[2],
+    "manifest_not_json": _manifest(text=b"{format"),
+    "manifest_not_object": _manifest(text=b"[1, 2]"),
+    "manifest_without_files": _manifest(lambda h: h.pop("files")),
+    "manifest_not_utf8": _manifest(text=b"\xff\xfe{}"),
+    "other_format": _manifest(lambda h: h.update(format="xunqin-prepared/3")),
+    "file_of_another_save": _manifest(lambda h: h["files"].update(stations=h["files"]["reports"])),
+    "crc_off": _manifest(lambda h: h["files"]["vocabulary"].update(crc32=h["files"]["vocabulary"]["crc32"] ^ 1)),
     "vocab_count_off": _content("vocabulary", lambda t, h: t.slice(0, t.num_rows - 1)),
     "vocab_repeats": _content("vocabulary", lambda t, h: _set(t, "string", pa.array(["x"] * t.num_rows))),
     "row_count_off": _content("stations", lambda t, h: t.slice(1)),
@@ -443,10 +457,23 @@ def test_load_refuses_a_file_written_by_other_code(good_file, monkeypatch):
     load(good_file)
 
 
+def test_a_snapshot_of_the_parquet_format_is_refused_and_replaced(refreshed, tmp_path):
+    """Format 3 kept its header in Parquet files: refused (no manifest), and its files, which
+    hold the same personal data, removed by the next save."""
+    path = tmp_path / "prepared"
+    path.mkdir()
+    for name in snapshot_mod.OLD_FILES:
+        (path / name).write_bytes(b"PAR1 personal data PAR1")
+    with pytest.raises(SnapshotError, match="unreadable"):
+        load(path)
+    save(refreshed, path)
+    assert sorted(p.name for p in path.iterdir()) == ["reports.arrow", "snapshot.json", "stations.arrow", "vocabulary.arrow"]
+
+
 def test_read_info_refuses_garbage(tmp_path):
     path = tmp_path / "x"
     path.mkdir()
-    (path / "vocabulary.parquet").write_bytes(b"not a parquet file at all")
+    (path / "snapshot.json").write_bytes(b"not a manifest at all")
     with pytest.raises(SnapshotError):
         read_info(path)
 
@@ -487,22 +514,22 @@ def test_any_string_round_trips(refreshed, tmp_path, case):
 
 def test_a_failed_write_leaves_the_old_snapshot_whole(refreshed, tmp_path, monkeypatch):
     good = save(refreshed, tmp_path / "prepared")
-    real = snapshot_mod.pq.write_table
+    real = snapshot_mod.feather.write_feather
     written = []
 
     def broken(table, where, **options):  # type: ignore[no-untyped-def]
         if written:  # the first file goes through, the second fails half-way
-            Path(where).write_bytes(b"PAR1 half a file")
+            Path(where).write_bytes(b"ARROW1 half a file")
             raise OSError("disk full")
         written.append(where)
         real(table, where, **options)
 
-    monkeypatch.setattr(snapshot_mod.pq, "write_table", broken)
+    monkeypatch.setattr(snapshot_mod.feather, "write_feather", broken)
     with pytest.raises(OSError):
-        save(refreshed, good)
+        save(_with_id(refreshed, "stations", "S-changed"), good)  # a snapshot of the next night
     monkeypatch.undo()
-    assert sorted(p.name for p in good.iterdir()) == ["reports.parquet", "stations.parquet", "vocabulary.parquet"]
-    with pytest.raises(SnapshotError, match="different saves"):  # stations of the new save, the rest of the old
+    assert sorted(p.name for p in good.iterdir()) == ["reports.arrow", "snapshot.json", "stations.arrow", "vocabulary.arrow"]
+    with pytest.raises(SnapshotError, match="another save"):  # stations of the new save, the rest of the old
         load(good)
     save(refreshed, good)
     _assert_same_snapshot(load(good), refreshed)
