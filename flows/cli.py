@@ -7,6 +7,8 @@ behind rejected cells are in rejects.csv, which the station needs to fix its rec
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -121,6 +123,11 @@ def _match(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    return _main(argv)[0]
+
+
+def _main(argv: list[str] | None) -> tuple[int, str | None]:
+    """(exit status, the command run)."""
     from xunqin.flows.prefect_env import private_settings
 
     private_settings()  # before anything imports Prefect: no telemetry, no persisted results
@@ -128,10 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and usage errors
-        return exc.code if isinstance(exc.code, int) else 2
+        return (exc.code if isinstance(exc.code, int) else 2), None
     if args.command == "ingest" and args.stations is None and args.reports is None:
         print("xunqin: ingest: give --stations FILE, --reports FILE, or both", file=sys.stderr)
-        return 2
+        return 2, args.command
+    return _handled(args), args.command
+
+
+def _handled(args: argparse.Namespace) -> int:
     from xunqin.flows.outputs import OutputError
     from xunqin.ingest import FileRefused
     from xunqin.matching.settings import SettingsError
@@ -154,5 +165,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+# Commands that hold whole tables: once their files are written, the process ends without
+# freeing its objects one by one (the interpreter's last collection and the parsers' caches:
+# 1.4 s of a 14 s `xunqin match` at S, 2.3 s at M).
+QUICK_EXIT_COMMANDS = frozenset({"match", "ingest"})
+
+
+def run() -> None:
+    """The ``xunqin`` console script: :func:`main`, then the exit."""
+    status, command = _main(None)
+    # a run on Dask keeps Prefect's own exit hooks (its last events and logs)
+    if command in QUICK_EXIT_COMMANDS and "prefect" not in sys.modules:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+                pass
+        os._exit(status)
+    raise SystemExit(status)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
