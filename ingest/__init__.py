@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,7 +18,7 @@ import pandas as pd
 from .read import FileRefused, RawTable, read_table
 from .schema import Kind
 from .spreadsheet import defuse_formula
-from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations
+from .tables import REJECT_COLUMNS, empty_rejects, normalize_reports, normalize_stations, second_process_for
 
 __all__ = [
     "FileCounts", "FileRefused", "IngestResult", "RawTable", "ingest_files", "ingest_one", "read_table",
@@ -63,10 +64,12 @@ class IngestResult:
     counts: dict[str, FileCounts]
 
 
-def ingest_one(path: str | Path, kind: Kind) -> tuple[pd.DataFrame, pd.DataFrame, FileCounts]:
-    """Read and normalize one file: (table, rejects, counts)."""
+def ingest_one(path: str | Path, kind: Kind, pool: ProcessPoolExecutor | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, FileCounts]:
+    """Read and normalize one file: (table, rejects, counts); ``pool``: a reports file's second
+    process (:func:`~xunqin.ingest.tables.second_process_for`)."""
     raw = read_table(path, kind)
-    df, rejects = (normalize_stations if kind == "stations" else normalize_reports)(raw)
+    df, rejects = normalize_stations(raw) if kind == "stations" else normalize_reports(raw, pool)
     sev = rejects["severity"]
     counts = FileCounts(
         file=raw.file,
@@ -95,14 +98,15 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
     tables: dict[str, pd.DataFrame | None] = {"stations": None, "reports": None}
     rejects: list[pd.DataFrame] = []
     counts: dict[str, FileCounts] = {}
-    for kind, path in (("stations", stations), ("reports", reports)):
-        if path is None:
-            continue
-        df, rj, c = ingest_one(path, kind)  # type: ignore[arg-type]
-        tables[kind] = df
-        rejects.append(rj)
-        # Same file name given twice (odd but possible): key counts by kind too.
-        counts[c.file if c.file not in counts else f"{c.file} ({kind})"] = c
+    with second_process_for(reports) as pool:  # forked now, while this process is small
+        for kind, path in (("stations", stations), ("reports", reports)):
+            if path is None:
+                continue
+            df, rj, c = ingest_one(path, kind, pool if kind == "reports" else None)  # type: ignore[arg-type]
+            tables[kind] = df
+            rejects.append(rj)
+            # Same file name given twice (odd but possible): key counts by kind too.
+            counts[c.file if c.file not in counts else f"{c.file} ({kind})"] = c
     frames = [r for r in rejects if len(r)]
     all_rejects = pd.concat(frames, ignore_index=True) if frames else empty_rejects()
     return IngestResult(tables["stations"], tables["reports"], all_rejects[list(REJECT_COLUMNS)], counts)
