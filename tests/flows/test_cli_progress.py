@@ -167,3 +167,31 @@ def test_a_match_in_one_process_never_loads_prefect_or_dask(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "loaded: []" in done.stdout
     assert len(pd.read_csv(tmp_path / "c.csv")) > 0
+
+
+def test_the_files_are_read_before_a_progress_bar_starts(tmp_path, monkeypatch):
+    """On a terminal the bar's refresh thread runs from its start, and the ingest forks its second
+    process only in a process without other threads: the files must be read first."""
+    from contextlib import contextmanager
+
+    from xunqin.flows import match_command
+    from xunqin.flows.cli import main
+
+    events = []
+    real_progress, real_ingest = match_command.console_progress, match_command.ingest_files
+
+    @contextmanager
+    def watched_progress(*args, **kwargs):
+        events.append("progress starts")
+        with real_progress(*args, **kwargs) as say:
+            yield say
+
+    def watched_ingest(**kwargs):
+        events.append("read")
+        return real_ingest(**kwargs)
+
+    monkeypatch.setattr(match_command, "console_progress", watched_progress)
+    monkeypatch.setattr(match_command, "ingest_files", watched_ingest)
+    assert main(["match", "--stations", str(SAMPLE / "stations.csv"), "--reports", str(SAMPLE / "reports.csv"),
+                 "--out", str(tmp_path / "c.csv")]) == 0
+    assert events == ["read", "progress starts"]
