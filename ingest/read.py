@@ -330,8 +330,8 @@ def _build(
         column = out[key]
         looked = _to_look_at(column, key, text_only, could_be_long, could_be_error)
         for i in looked:
-            column[i], problems, counts = _checked_cell(first_row + i, column[i], by_name[key], check_characters)
-            found.extend((first_row + i, pos, p) for p in problems)
+            column[i], cell_problems, counts = _checked_cell(first_row + i, column[i], by_name[key], check_characters)
+            found.extend((first_row + i, pos, p) for p in cell_problems)
             nonblank[i] |= counts
         # the rest are text as given: a row counts once any of its cells holds more than blanks
         unknown = np.flatnonzero(~nonblank).tolist()
@@ -369,8 +369,6 @@ def _build(
         notes=tuple(notes),
         refused_rows=tuple(refused_rows),
     )
-
-
 
 
 def _columns(body: list[list[object]], positions: dict[str, int]) -> dict[str, np.ndarray]:
@@ -420,6 +418,7 @@ def _to_look_at(column: np.ndarray, key: str, text_only: bool, could_be_long: bo
 
 _CELL_BREAK = "\x00"  # never in a cell of a CSV looked at so (SUSPECT has it)
 _FORMULA_START = re.compile(f"{_CELL_BREAK}[{re.escape(BLANKS)}]*[{re.escape(''.join(sorted(FORMULA_FIRST)))}]")
+
 
 def _checked_cell(rownum: int, raw: object, col: Column, check_characters: bool
                   ) -> tuple[object, list[CellProblem], bool]:

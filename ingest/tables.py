@@ -534,14 +534,8 @@ def _collect(rejects: _Rejects, source_row: np.ndarray, keep: np.ndarray, mapped
 def _report_places(missing: pd.Series, hometown: pd.Series) -> tuple[tuple[dict[str, Any], _Mapped], ...]:
     """The missing-place and hometown columns of a reports table (or of its first rows, for the
     missing place: the second process's share)."""
-    # each column's parsed values let go of as soon as its columns are made: in the second
-    # process at M, the two columns' results held at once were most of its 0.85 GB
-    out = []
-    for columns, series in ((_missing_place_columns, missing), (_hometown_columns, hometown)):
-        part, mapped = columns(series)
-        out.append((part, mapped.without_results()))
-        del mapped
-    return tuple(out)
+    out = (_missing_place_columns(missing), _hometown_columns(hometown))
+    return tuple((part, m.without_results()) for part, m in out)
 
 
 def _missing_place_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:

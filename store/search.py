@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import records, workstation
-from .frames import chunks
+from .frames import chunks, records_from_columns
 from .models import Report, SearchKey, StationRecord
 
 KINDS = ("stations", "reports")
@@ -126,10 +126,8 @@ def _insert(session: Session, keys: pd.DataFrame) -> None:
     keys = keys.sort_values(["key_type", "key", "kind", "record_id"], kind="stable")
     table = SearchKey.__table__
     connection = session.connection()
-    names = list(keys.columns)
-    # dicts made from the columns' lists: DataFrame.to_dict("records") boxes every value and
-    # took a third of the insert (0.3 s of a night's 60,000 keys)
-    rows = [dict(zip(names, values)) for values in zip(*(keys[c].tolist() for c in names))]
+    # DataFrame.to_dict("records") boxed every value: 0.15 s of a night's 60,000 keys
+    rows = records_from_columns({c: keys[c].tolist() for c in keys.columns})
     for start in range(0, len(rows), INSERT_BATCH):
         connection.execute(table.insert(), rows[start:start + INSERT_BATCH])
 
