@@ -2,7 +2,7 @@
 
 Preparing half a million reports takes longer than matching a night's few hundred new records
 against them, and record versions never change once stored: so the prepared rows are kept in
-a snapshot (a folder of Parquet files, one per database, named by the database's instance id;
+a snapshot (a folder of Feather files, one per database, named by the database's instance id;
 see :mod:`xunqin.matching.snapshot`) and each night only the versions stored since are prepared
 and the superseded ones dropped; the night writes it back before it matches. It is a cache:
 when it is missing, unreadable, from other code or out of step with the database, the night

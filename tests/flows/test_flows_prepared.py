@@ -133,7 +133,7 @@ def _two_nights_sqlite(tmp_path: Path) -> tuple[str, Path, Path]:
 def test_a_damaged_snapshot_is_rebuilt_with_a_warning(tmp_path: Path, reference_folder: str, damage: str,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     url, inbox, path = _two_nights_sqlite(tmp_path)
-    reports = path / "reports.arrow"
+    (reports,) = path.glob("reports-*.arrow")  # the first night's: one part
     body = reports.read_bytes()
     reports.write_bytes({"garbage": b"not a snapshot" * 100, "truncated": body[: len(body) // 2], "empty": b""}[damage])
     with caplog.at_level(logging.WARNING, logger="xunqin.flows.prepared"):
@@ -141,7 +141,9 @@ def test_a_damaged_snapshot_is_rebuilt_with_a_warning(tmp_path: Path, reference_
     assert summary["prepared"] == "built"
     assert any("not reused" in r.getMessage() for r in caplog.records)
     assert snapshot(url) == _reference(reference_folder)[2]
-    assert prepared.snapshot_path(url, None, _instance(url)) == path and reports.stat().st_size > 1000  # written anew
+    assert prepared.snapshot_path(url, None, _instance(url)) == path
+    (written,) = path.glob("reports-*.arrow")  # written anew, whole; the damaged file removed
+    assert written != reports and not reports.exists() and written.stat().st_size > 1000
 
 
 def _instance(url: str) -> str:

@@ -161,9 +161,8 @@ def _assert_same_snapshot(got: Snapshot, want: Snapshot) -> None:
 # --------------------------------------------------------------------------- 1. save / load
 
 
-@pytest.fixture(scope="module")
-def refreshed(tables, tokens) -> Snapshot:
-    """A snapshot that has lived a night: rows dropped (dead vocabulary entries) and added."""
+def _first_night(tables, tokens):  # type: ignore[no-untyped-def]
+    """A snapshot built, and the night after it: rows dropped (dead vocabulary entries) and added."""
     first = {"stations": range(0, 45), "reports": range(0, 450)}
     snap = build({k: _frame(tables, k, first[k]) for k in KINDS},
                  {k: tokens[k][sorted(first[k])] for k in KINDS},
@@ -171,18 +170,36 @@ def refreshed(tables, tokens) -> Snapshot:
     drop = {"stations": tokens["stations"][[0, 3, 7]], "reports": tokens["reports"][10:40]}
     add = {k: (_frame(tables, k, range(len(first[k]), len(tables[k]))),
                tokens[k][len(first[k]):]) for k in KINDS}
+    return snap, drop, add
+
+
+@pytest.fixture(scope="module")
+def refreshed(tables, tokens) -> Snapshot:
+    """A snapshot that has lived a night."""
+    snap, drop, add = _first_night(tables, tokens)
     return refresh(snap, drop, add)
+
+
+def _names(path: Path) -> set[str]:
+    return {p.name for p in path.iterdir()}
+
+
+def _named(path: Path) -> set[str]:
+    """The files the manifest names."""
+    return {entry["name"] for part in read_info(path)["parts"] for entry in part["files"].values()}
 
 
 def test_save_load_round_trip(refreshed, tmp_path):
     assert refreshed.dropped == 33 and refreshed.rows == N_STATIONS + N_REPORTS - 33
     path = save(refreshed, tmp_path / "deep" / "prepared")
     assert sorted(p.name for p in path.parent.iterdir()) == ["prepared"]
-    assert sorted(p.name for p in path.iterdir()) == ["reports.arrow", "snapshot.json", "stations.arrow", "vocabulary.arrow"]
+    header = read_info(path)
+    assert len(header["parts"]) == 1
+    assert _names(path) == _named(path) | {"snapshot.json"}
+    assert _named(path) == {f"{k}-{header['parts'][0]['save']}.arrow" for k in ("stations", "reports", "vocabulary")}
     loaded = load(path)
     _assert_same_snapshot(loaded, refreshed)
     assert loaded.side("stations").values["name_kind"].dtype == object
-    header = read_info(path)
     assert header["format"] == snapshot_mod.FORMAT and header["code"] == snapshot_mod.code_fingerprint()
     assert header["info"] == refreshed.info
 
@@ -255,6 +272,11 @@ SCENARIOS = {
                                                  (_part(n, 0.5, 0.8, 3) | {1, 2}, _part(n, 0.8, 1))]),
     # every old row leaves
     "replace_all": lambda n: (_part(n, 0, 0.4), [(_part(n, 0, 0.4), _part(n, 0.4, 1))]),
+    # more nights than a snapshot holds parts: through the file, saves write the whole again
+    # (each night some built rows leave, and a third of the night before's)
+    "eleven_nights": lambda n: (_part(n, 0, 0.45), [
+        (set(range(k, int(n * 0.45), 11)) | (_part(n, 0.4 + 0.05 * k, 0.45 + 0.05 * k, 3) if k else set()),
+         _part(n, 0.45 + 0.05 * k, 0.5 + 0.05 * k)) for k in range(11)]),
 }
 
 
@@ -307,6 +329,10 @@ def test_nights_through_the_file_equal_a_build_from_scratch(tables, tokens, scen
         snap = refresh(load(path), drop, add)
         path = save(snap, path)
         _assert_same_snapshot(load(path), snap)
+        parts = read_info(path)["parts"]
+        # a part per night, and the whole as one part once the snapshot read held MAX_PARTS
+        assert len(parts) == (night + 1) % snapshot_mod.MAX_PARTS + 1
+        assert _names(path) == _named(path) | {"snapshot.json"}  # an earlier save's files are gone
     scratch = build({k: _frame(tables, k, held[k]) for k in KINDS}, {k: tokens[k][sorted(held[k])] for k in KINDS})
     final = load(path)
     for kind in KINDS:
@@ -341,18 +367,28 @@ def test_refresh_refuses_tokens_that_do_not_fit_the_rows(tables, tokens):
 # --------------------------------------------------------------------------- 3. refused files
 
 
+def _file_name(good: Path, name: str, part: int) -> str:
+    return json.loads((good / snapshot_mod.MANIFEST).read_text())["parts"][part]["files"][name]["name"]
+
+
 def _copy(good: Path, out: Path, change=None) -> Path:  # type: ignore[no-untyped-def]
-    """A copy of the snapshot folder ``good``; ``change(name, body)`` gives each file's bytes."""
+    """A copy of the snapshot folder ``good``; ``change(file name, body)`` gives each file's bytes."""
     out.mkdir()
     for f in good.iterdir():
         body = f.read_bytes()
-        (out / f.name).write_bytes(body if change is None else change(f.stem, body))
+        (out / f.name).write_bytes(body if change is None else change(f.name, body))
     return out
 
 
-def _bytes(name: str, make):  # type: ignore[no-untyped-def]
-    """A damage to the bytes of file ``name`` (the manifest, ``snapshot``, or a table)."""
-    return lambda good, out: _copy(good, out, lambda stem, body: make(body) if stem == name else body)
+def _bytes(name: str, make, part: int = -1):  # type: ignore[no-untyped-def]
+    """A damage to the bytes of file ``name`` (``stations``, ``reports`` or ``vocabulary``) of
+    the part ``part``."""
+
+    def damage(good: Path, out: Path) -> Path:
+        target = _file_name(good, name, part)
+        return _copy(good, out, lambda file, body: make(body) if file == target else body)
+
+    return damage
 
 
 def _manifest(change=None, text=None):  # type: ignore[no-untyped-def]
@@ -369,18 +405,19 @@ def _manifest(change=None, text=None):  # type: ignore[no-untyped-def]
     return damage
 
 
-def _content(name: str, change):  # type: ignore[no-untyped-def]
-    """A damage to what file ``name`` holds, written back as a valid Feather file whose size and
-    CRC the manifest then names (so that the checks of what it holds must refuse it):
-    ``change(table, header)`` returns the table to write."""
+def _content(name: str, change, part: int = -1):  # type: ignore[no-untyped-def]
+    """A damage to what file ``name`` of part ``part`` holds, written back as a valid Feather
+    file whose size and CRC the manifest then names (so that the checks of what it holds must
+    refuse it): ``change(table, header)`` returns the table to write."""
 
     def damage(good: Path, out: Path) -> Path:
         _copy(good, out)
         header = json.loads((good / snapshot_mod.MANIFEST).read_text())
-        table = change(feather.read_table(good / f"{name}.arrow"), header)
-        feather.write_feather(table, out / f"{name}.arrow", compression="uncompressed")
-        body = (out / f"{name}.arrow").read_bytes()
-        header["files"][name] = {"bytes": len(body), "crc32": zlib.crc32(body)}
+        entry = header["parts"][part]["files"][name]
+        table = change(feather.read_table(good / entry["name"]), header)
+        feather.write_feather(table, out / entry["name"], compression="uncompressed")
+        body = (out / entry["name"]).read_bytes()
+        entry.update(bytes=len(body), crc32=zlib.crc32(body))
         (out / snapshot_mod.MANIFEST).write_text(json.dumps(header))
         return out
 
@@ -404,26 +441,64 @@ def _flip_bit(body: bytes) -> bytes:
     return body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1:]
 
 
+def _departs_its_own_row(good: Path, out: Path) -> Path:
+    """The night's part names one of its own rows among those that left."""
+    _copy(good, out)
+    header = json.loads((good / snapshot_mod.MANIFEST).read_text())
+    night = header["parts"][-1]
+    token = feather.read_table(good / night["files"]["reports"]["name"]).column("token")[0].as_py()
+    night["gone"]["reports"].append(token)
+    (out / snapshot_mod.MANIFEST).write_text(json.dumps(header))
+    return out
+
+
+def _repeats_an_earlier_string(good: Path, out: Path) -> Path:
+    """The night's vocabulary holds a string the first part's holds already."""
+    first = feather.read_table(good / _file_name(good, "vocabulary", 0)).column("string")[0].as_py()
+    strings = lambda t, h: _set(t, "string", pa.array([first] + t.column("string").to_pylist()[1:]))  # noqa: E731
+    return _content("vocabulary", strings)(good, out)
+
+
+def _part_files(part: int, change):  # type: ignore[no-untyped-def]
+    return lambda h: change(h["parts"][part]["files"])
+
+
 DAMAGES = {
-    "truncated_half": _bytes("reports", lambda b: b[: len(b) // 2]),
+    "truncated_half": _bytes("reports", lambda b: b[: len(b) // 2], part=0),
     "truncated_tail": _bytes("vocabulary", lambda b: b[:-20]),
     "garbage": _bytes("stations", lambda b: np.random.default_rng(0).bytes(len(b))),
     "empty": _bytes("reports", lambda b: b""),
-    "text": _bytes("stations", lambda b: "station_record_id,report_id\n".encode()),
-    "bit_flipped_reports": _bytes("reports", _flip_bit),
-    "bit_flipped_vocabulary": _bytes("vocabulary", _flip_bit),
+    "text": _bytes("stations", lambda b: "station_record_id,report_id\n".encode(), part=0),
+    "bit_flipped_reports": _bytes("reports", _flip_bit, part=0),
+    "bit_flipped_night_reports": _bytes("reports", _flip_bit),
+    "bit_flipped_vocabulary": _bytes("vocabulary", _flip_bit, part=0),
     "missing_folder": lambda good, out: out,
-    "missing_file": lambda good, out: (_copy(good, out), (out / "stations.arrow").unlink(), out)[2],
+    "missing_file": lambda good, out: (_copy(good, out), (out / _file_name(good, "stations", 0)).unlink(), out)[2],
+    "missing_night_file": lambda good, out: (_copy(good, out), (out / _file_name(good, "vocabulary", -1)).unlink(), out)[2],
     "missing_manifest": lambda good, out: (_copy(good, out), (out / "snapshot.json").unlink(), out)[2],
     "manifest_not_json": _manifest(text=b"{format"),
     "manifest_not_object": _manifest(text=b"[1, 2]"),
-    "manifest_without_files": _manifest(lambda h: h.pop("files")),
+    "manifest_without_parts": _manifest(lambda h: h.pop("parts")),
+    "manifest_with_no_part": _manifest(lambda h: h.update(parts=[])),
+    "manifest_without_the_night": _manifest(lambda h: h["parts"].pop()),
+    "manifest_without_the_first_part": _manifest(lambda h: h["parts"].pop(0)),
     "manifest_not_utf8": _manifest(text=b"\xff\xfe{}"),
-    "other_format": _manifest(lambda h: h.update(format="xunqin-prepared/3")),
-    "file_of_another_save": _manifest(lambda h: h["files"].update(stations=h["files"]["reports"])),
-    "crc_off": _manifest(lambda h: h["files"]["vocabulary"].update(crc32=h["files"]["vocabulary"]["crc32"] ^ 1)),
+    "other_format": _manifest(lambda h: h.update(format="xunqin-prepared/4")),
+    "file_of_another_kind": _manifest(_part_files(-1, lambda f: f.update(stations=f["reports"]))),
+    "file_of_another_part": _manifest(lambda h: h["parts"][1]["files"].update(reports=h["parts"][0]["files"]["reports"])),
+    "file_name_with_a_folder": _manifest(_part_files(0, lambda f: f["stations"].update(name="../stations.arrow"))),
+    "file_name_not_text": _manifest(_part_files(0, lambda f: f["stations"].update(name=7))),
+    "crc_off": _manifest(_part_files(-1, lambda f: f["vocabulary"].update(crc32=f["vocabulary"]["crc32"] ^ 1))),
+    "part_rows_off": _manifest(lambda h: h["parts"][-1]["rows"].update(reports=h["parts"][-1]["rows"]["reports"] + 1)),
+    "rows_off": _manifest(lambda h: h["rows"].update(stations=h["rows"]["stations"] - 1)),
+    "departed_row_not_held": _manifest(lambda h: h["parts"][-1]["gone"]["reports"].append(10**9)),
+    "departed_row_of_the_same_part": _departs_its_own_row,
+    "departed_rows_as_text": _manifest(lambda h: h["parts"][-1]["gone"].update(stations="1,2,3")),
+    "departed_rows_missing": _manifest(lambda h: h["parts"][-1].pop("gone")),
+    "vocab_total_off": _manifest(lambda h: h.update(vocabulary=h["vocabulary"] + 1)),
     "vocab_count_off": _content("vocabulary", lambda t, h: t.slice(0, t.num_rows - 1)),
-    "vocab_repeats": _content("vocabulary", lambda t, h: _set(t, "string", pa.array(["x"] * t.num_rows))),
+    "vocab_repeats": _content("vocabulary", lambda t, h: _set(t, "string", pa.array(["x"] * t.num_rows)), part=0),
+    "vocab_repeats_an_earlier_part": _repeats_an_earlier_string,
     "row_count_off": _content("stations", lambda t, h: t.slice(1)),
     "codes_past_vocab": _content("reports", _codes_past_vocab),
     "column_missing": _content("stations", lambda t, h: t.drop_columns(["v:height"])),
@@ -436,8 +511,15 @@ DAMAGES = {
 
 
 @pytest.fixture(scope="module")
-def good_file(refreshed, tmp_path_factory) -> Path:
-    return save(refreshed, tmp_path_factory.mktemp("good") / "prepared")
+def good_file(tables, tokens, refreshed, tmp_path_factory) -> Path:
+    """``refreshed`` as a night leaves it in its folder: the built snapshot's part and the night's."""
+    snap, drop, add = _first_night(tables, tokens)
+    path = save(snap, tmp_path_factory.mktemp("good") / "prepared")
+    night = refresh(load(path), drop, add)
+    save(night, path)
+    assert len(read_info(path)["parts"]) == 2
+    _assert_same_snapshot(load(path), refreshed)
+    return path
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
@@ -457,17 +539,32 @@ def test_load_refuses_a_file_written_by_other_code(good_file, monkeypatch):
     load(good_file)
 
 
-def test_a_snapshot_of_the_parquet_format_is_refused_and_replaced(refreshed, tmp_path):
-    """Format 3 kept its header in Parquet files: refused (no manifest), and its files, which
-    hold the same personal data, removed by the next save."""
+@pytest.mark.parametrize("old", ["parquet_format_3", "one_part_format_4"])
+def test_a_snapshot_of_an_earlier_format_is_refused_and_replaced(refreshed, tmp_path, old):
+    """Formats 3 (Parquet files, no manifest) and 4 (one Feather file per kind) are refused,
+    and their files, which hold the same personal data, removed by the next save."""
     path = tmp_path / "prepared"
     path.mkdir()
-    for name in snapshot_mod.OLD_FILES:
-        (path / name).write_bytes(b"PAR1 personal data PAR1")
-    with pytest.raises(SnapshotError, match="unreadable"):
+    if old == "parquet_format_3":
+        names = ["stations.parquet", "reports.parquet", "vocabulary.parquet"]
+    else:
+        names = ["stations.arrow", "reports.arrow", "vocabulary.arrow"]
+        (path / "snapshot.json").write_text(json.dumps({"format": "xunqin-prepared/4", "files": {}}))
+    for name in names:
+        (path / name).write_bytes(b"personal data")
+    with pytest.raises(SnapshotError):
         load(path)
     save(refreshed, path)
-    assert sorted(p.name for p in path.iterdir()) == ["reports.arrow", "snapshot.json", "stations.arrow", "vocabulary.arrow"]
+    assert _names(path) == _named(path) | {"snapshot.json"} and not set(names) & _names(path)
+    _assert_same_snapshot(load(path), refreshed)
+
+
+def test_a_save_removes_only_its_own_kinds_of_file(refreshed, tmp_path):
+    path = tmp_path / "prepared"
+    path.mkdir()
+    (path / "notes.txt").write_text("a person's own file")
+    save(refreshed, path)
+    assert "notes.txt" in _names(path)
 
 
 def test_read_info_refuses_garbage(tmp_path):
@@ -512,27 +609,87 @@ def test_any_string_round_trips(refreshed, tmp_path, case):
     _assert_same_snapshot(load(save(odd, tmp_path / "prepared")), odd)
 
 
-def test_a_failed_write_leaves_the_old_snapshot_whole(refreshed, tmp_path, monkeypatch):
-    good = save(refreshed, tmp_path / "prepared")
+@pytest.mark.parametrize("failing", [1, 2, 3])
+def test_a_failed_save_leaves_the_snapshot_before_it_whole(tables, tokens, refreshed, tmp_path, monkeypatch, failing):
+    """A night's save cut short (disk full at its ``failing``-th file) leaves the folder as the
+    night before left it; the next save removes what the cut one wrote."""
+    snap, drop, add = _first_night(tables, tokens)
+    good = save(snap, tmp_path / "prepared")
+    before = _names(good)
     real = snapshot_mod.feather.write_feather
     written = []
 
     def broken(table, where, **options):  # type: ignore[no-untyped-def]
-        if written:  # the first file goes through, the second fails half-way
+        written.append(where)
+        if len(written) == failing:  # this file fails half-way
             Path(where).write_bytes(b"ARROW1 half a file")
             raise OSError("disk full")
-        written.append(where)
         real(table, where, **options)
 
     monkeypatch.setattr(snapshot_mod.feather, "write_feather", broken)
     with pytest.raises(OSError):
-        save(_with_id(refreshed, "stations", "S-changed"), good)  # a snapshot of the next night
+        save(refresh(load(good), drop, add), good)
     monkeypatch.undo()
-    assert sorted(p.name for p in good.iterdir()) == ["reports.arrow", "snapshot.json", "stations.arrow", "vocabulary.arrow"]
-    with pytest.raises(SnapshotError, match="another save"):  # stations of the new save, the rest of the old
-        load(good)
-    save(refreshed, good)
+    assert len(read_info(good)["parts"]) == 1
+    _assert_same_snapshot(load(good), snap)
+    assert not any(name.endswith(".partial") for name in _names(good))
+    assert len(_names(good) - before) == failing - 1  # the files that went through, named by no manifest
+    save(refresh(load(good), drop, add), good)
     _assert_same_snapshot(load(good), refreshed)
+    assert _names(good) == _named(good) | {"snapshot.json"}
+
+
+def test_a_night_writes_only_its_part(tables, tokens, refreshed, tmp_path):
+    snap, drop, add = _first_night(tables, tokens)
+    path = save(snap, tmp_path / "prepared")
+    first = {name: (path / name).read_bytes() for name in _named(path)}
+    night = refresh(load(path), drop, add)
+    save(night, path)
+    parts = read_info(path)["parts"]
+    assert len(parts) == 2
+    assert {name: (path / name).read_bytes() for name in first} == first  # untouched
+    assert parts[1]["rows"] == {k: len(add[k][0]) for k in KINDS}
+    assert sorted(parts[1]["gone"]["reports"]) == sorted(drop["reports"].tolist())
+    assert parts[1]["vocabulary"] == len(night.vocab) - len(snap.vocab) > 0
+    _assert_same_snapshot(load(path), refreshed)
+
+
+def test_nights_refreshed_twice_before_a_save(tables, tokens, tmp_path):
+    """Two refreshes, the second dropping rows the first added (not in any part) and rows of
+    the part: one save writes what both left."""
+    n = {k: len(tables[k]) for k in KINDS}
+    base = {k: range(0, n[k] // 2) for k in KINDS}
+    one = {k: range(n[k] // 2, 3 * n[k] // 4) for k in KINDS}
+    two = {k: range(3 * n[k] // 4, n[k]) for k in KINDS}
+    path = save(build({k: _frame(tables, k, base[k]) for k in KINDS}, {k: tokens[k][base[k]] for k in KINDS}),
+                tmp_path / "prepared")
+    snap = refresh(load(path), {k: tokens[k][[1, 2]] for k in KINDS},
+                   {k: (_frame(tables, k, one[k]), tokens[k][one[k]]) for k in KINDS})
+    snap = refresh(snap, {k: tokens[k][[3, one[k][0], one[k][2]]] for k in KINDS},
+                   {k: (_frame(tables, k, two[k]), tokens[k][two[k]]) for k in KINDS})
+    save(snap, path)
+    assert len(read_info(path)["parts"]) == 2
+    _assert_same_snapshot(load(path), snap)
+    kept = {k: sorted(set(range(n[k])) - {1, 2, 3, one[k][0], one[k][2]}) for k in KINDS}
+    scratch = build({k: _frame(tables, k, kept[k]) for k in KINDS}, {k: tokens[k][kept[k]] for k in KINDS})
+    for kind in KINDS:
+        assert not _differing(_decoded(load(path), kind), _decoded(scratch, kind))
+
+
+def test_another_save_in_between_makes_the_next_save_whole(tables, tokens, refreshed, tmp_path):
+    snap, drop, add = _first_night(tables, tokens)
+    path = save(snap, tmp_path / "prepared")
+    read_first = load(path)
+    save(refresh(load(path), {}, {}), path)  # another process's save
+    save(refresh(read_first, drop, add), path)  # the folder no longer holds what it read
+    assert len(read_info(path)["parts"]) == 1
+    _assert_same_snapshot(load(path), refreshed)
+
+
+def test_a_loaded_snapshot_saved_elsewhere_is_saved_whole(good_file, refreshed, tmp_path):
+    path = save(refresh(load(good_file), {}, {}), tmp_path / "elsewhere")
+    assert len(read_info(path)["parts"]) == 1
+    _assert_same_snapshot(load(path), refreshed)
 
 
 # --------------------------------------------------------------------------- 4. focused blocking
