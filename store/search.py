@@ -57,15 +57,6 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("string").fillna("")
 
 
-def _exploded(ids: pd.Series, values: pd.Series, key_type: str) -> pd.DataFrame:
-    """(record_id, key_type, key) for every '|'-separated value."""
-    split = values.str.split("|")
-    frame = pd.DataFrame({"record_id": ids, "key": split}).explode("key")
-    frame = frame[frame["key"].notna() & (frame["key"] != "")]
-    frame["key_type"] = key_type
-    return frame
-
-
 def _tails(frame: pd.DataFrame) -> pd.Series:
     """Last four characters of the ID number and of the tail/full fragments of the notes."""
     from xunqin.normalizers.id_numbers import id_tails
@@ -77,29 +68,38 @@ def _tails(frame: pd.DataFrame) -> pd.Series:
 
 def record_keys(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Search keys of normalized rows (ingest's table, or the stored one): kind, record_id,
-    key_type, key; one row per distinct key of a record."""
+    key_type, key; one row per distinct key of a record (a '|'-separated value is a key each)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    ids = frame["record_id" if kind == "stations" else "report_id"].astype(str)
+    ids = frame["record_id" if kind == "stations" else "report_id"].astype(str).tolist()
     named = ~_text(frame, "name_kind").isin(NO_NAME_KINDS)
-    parts = [
-        _exploded(ids, _text(frame, "name_clean").where(named, ""), "name"),
-        _exploded(ids, _text(frame, "name_folded"), "sound"),
-        _exploded(ids, _text(frame, "given_folded"), "given"),
-        _exploded(ids, _text(frame, "id_number").where(_text(frame, "id_number").str.len() >= 15, ""), "id"),
-        _exploded(ids, _tails(frame), "tail"),
-        _exploded(ids, _text(frame, "hometown_codes"), "place"),
-        _exploded(ids, _text(frame, "found_codes" if kind == "stations" else "missing_codes"), "place"),
-        _exploded(ids, _dates(frame, "found_date" if kind == "stations" else "missing_date"), "date"),
+    id_number = _text(frame, "id_number")
+    columns = [
+        ("name", _text(frame, "name_clean").where(named, "")),
+        ("sound", _text(frame, "name_folded")),
+        ("given", _text(frame, "given_folded")),
+        ("id", id_number.where(id_number.str.len() >= 15, "")),
+        ("tail", _tails(frame)),
+        ("place", _text(frame, "hometown_codes")),
+        ("place", _text(frame, "found_codes" if kind == "stations" else "missing_codes")),
+        ("date", _dates(frame, "found_date" if kind == "stations" else "missing_date")),
     ]
     if kind == "stations":
-        parts.append(_exploded(ids, _text(frame, "station"), "station"))
+        columns.append(("station", _text(frame, "station")))
     else:
-        parts += [_exploded(ids, _text(frame, "alias_clean"), "name"), _exploded(ids, _text(frame, "alias_folded"), "sound")]
-    out = pd.concat(parts, ignore_index=True)
-    out["key"] = out["key"].astype(str).str.slice(0, KEY_MAX)
-    out["kind"] = kind
-    return out.drop_duplicates(["key_type", "key", "record_id"])[["kind", "record_id", "key_type", "key"]]
+        columns += [("name", _text(frame, "alias_clean")), ("sound", _text(frame, "alias_folded"))]
+    # plain loops over a night's few thousand rows: pandas' split, explode and de-duplication
+    # took 0.15-0.3 s of it, these 0.05 s
+    keys: dict[tuple[str, str, str], None] = {}
+    for key_type, values in columns:
+        for record_id, value in zip(ids, values.tolist()):
+            if value:
+                for key in value.split("|"):
+                    if key:
+                        keys[(record_id, key_type, key[:KEY_MAX])] = None
+    out = pd.DataFrame(list(keys), columns=["record_id", "key_type", "key"], dtype=object)
+    out.insert(0, "kind", kind)
+    return out
 
 
 def _dates(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -199,6 +199,10 @@ KEY_CASES = [
                  "id_number": "41162319630315031X", "missing_date": "2019-05-01", "missing_codes": "411623"},
      {("name", "王秀英"), ("name", "英子"), ("sound", "wan xiu yin"), ("sound", "wan xiu yan"), ("sound", "yin zi"),
       ("id", "41162319630315031X"), ("tail", "031X"), ("date", "2019-05-01"), ("place", "411623")}, {("station", "")}),
+    # a sound held twice and by the alias too is one key; a key is cut at KEY_MAX characters
+    ("reports", {"report_id": 7, "name_clean": "王" * 250, "name_kind": "full", "name_folded": "wan|wan||",
+                 "alias_folded": "wan", "missing_date": float("nan"), "id_number": None},
+     {("sound", "wan"), ("name", "王" * search.KEY_MAX)}, {("name", "王" * 250), ("sound", ""), ("date", "nan")}),
 ]
 
 
@@ -208,6 +212,7 @@ def test_record_keys(kind, row, present, absent) -> None:  # type: ignore[no-unt
     got = set(zip(keys["key_type"], keys["key"]))
     assert present <= got and not (absent & got)
     assert set(keys["kind"]) == {kind} and len(got) == len(keys)  # one row per distinct key
+    assert set(keys["record_id"]) == {str(row["record_id" if kind == "stations" else "report_id"])}
 
 
 def test_a_new_version_replaces_the_keys_of_the_old_one(world, h, tmp_path) -> None:  # type: ignore[no-untyped-def]
