@@ -13,7 +13,7 @@ multi-valued field a list of vocabulary codes), ``vocabulary-<save>.arrow`` (the
 coded since the part before), and in the manifest the tokens of earlier parts' rows that left.
 The snapshot is the parts' rows in order, less those that left. A night's save writes one small
 part and the manifest, not every row again: at size M (``python -m benchmarks.incremental
---size M``) 0.5-0.9 s for the whole, 0.05 s for a night's part. Once there are
+--size M``) 0.5-0.9 s for the whole, 0.03 s for a night's part. Once there are
 :data:`MAX_PARTS` parts, a save writes the whole snapshot as one part.
 
 Each file's size and CRC-32 are in the manifest, so a damaged file, or one of another save, is
