@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .codes import MultiValue, Vocabulary, from_pairs, single, split_multi
+from .codes import MultiValue, Vocabulary, from_pairs, per_distinct, single, split_multi, text_values
 
 NO_NAME_KINDS = ("placeholder", "empty")
 DAYS_PER_YEAR = 365.2425
@@ -71,7 +71,7 @@ def _days(df: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _gender(df: pd.DataFrame) -> np.ndarray:
-    g = _col(df, "gender").astype("string").fillna("").to_numpy(dtype=object)
+    g = text_values(_col(df, "gender"))
     return np.where(g == "男", 1, np.where(g == "女", 2, 0)).astype(np.int8)
 
 
@@ -83,16 +83,12 @@ def _fold_joined(joined: str) -> str:
 
 
 def _folded(series: pd.Series) -> pd.Series:
-    text = series.astype("string").fillna("")
-    uniques = pd.unique(text)
-    mapping = {u: _fold_joined(u) if u else "" for u in uniques}
-    return text.map(mapping)
+    return per_distinct(series, lambda u: _fold_joined(u) if u else "")
 
 
 def _syllables(series: pd.Series) -> pd.Series:
     """'xiu ying|xiu yin' -> 'xiu|ying|yin': the syllables of every reading."""
-    text = series.astype("string").fillna("")
-    return text.str.replace(" ", "|", regex=False)
+    return per_distinct(series, lambda u: u.replace(" ", "|"))
 
 
 def partial_names(surname: str, given: str) -> str:
@@ -110,7 +106,7 @@ def partial_names(surname: str, given: str) -> str:
 
 def _partials(surname_folded: pd.Series, given_folded: pd.Series) -> pd.Series:
     # '/' is in no reading: the pair as one string, so each distinct pair is worked out once
-    pairs = surname_folded.astype("string").fillna("").str.cat(given_folded.astype("string").fillna(""), sep="/")
+    pairs = text_values(surname_folded) + "/" + text_values(given_folded)
     codes, uniques = pd.factorize(pairs)
     table = np.array([partial_names(*u.split("/", 1)) for u in uniques] + [""], dtype=object)
     return pd.Series(table[codes], index=given_folded.index, dtype=object)
@@ -118,9 +114,7 @@ def _partials(surname_folded: pd.Series, given_folded: pd.Series) -> pd.Series:
 
 def _last_syllables(series: pd.Series) -> pd.Series:
     """'xiu yin|xiu yan' -> 'yin|yan': the last syllable of every reading."""
-    text = series.astype("string").fillna("")
-    return text.map({u: "|".join(dict.fromkeys(r.rsplit(" ", 1)[-1] for r in u.split("|") if r)) if u else ""
-                     for u in pd.unique(text)})
+    return per_distinct(series, lambda u: "|".join(dict.fromkeys(r.rsplit(" ", 1)[-1] for r in u.split("|") if r)))
 
 
 def _prefectures(codes: pd.Series) -> pd.Series:
@@ -133,22 +127,18 @@ def _prefectures(codes: pd.Series) -> pd.Series:
                 out.append(code[:4] + "00")
         return "|".join(dict.fromkeys(out))
 
-    text = codes.astype("string").fillna("")
-    return text.map({u: one(u) if u else "" for u in pd.unique(text)})
+    return per_distinct(codes, one)
 
 
 def _provinces(codes: pd.Series) -> pd.Series:
     def one(joined: str) -> str:
         return "|".join(dict.fromkeys(c[:2] + "0000" for c in joined.split("|") if len(c) == 6))
 
-    text = codes.astype("string").fillna("")
-    return text.map({u: one(u) if u else "" for u in pd.unique(text)})
+    return per_distinct(codes, one)
 
 
 def _mark_levels(marks: pd.Series, vocab: Vocabulary, n: int) -> dict[str, MultiValue]:
     """Split mark tokens 'kind:part:side' into the fine / part / kind granularities."""
-    text = marks.astype("string").fillna("")
-
     def levels(value: str) -> tuple[str, str, str]:
         fine, part, kind = set(), set(), set()
         for token in value.split("|") if value else ():
@@ -160,21 +150,23 @@ def _mark_levels(marks: pd.Series, vocab: Vocabulary, n: int) -> dict[str, Multi
                     fine.add(f"{pieces[0]}:{pieces[1]}:{pieces[2]}")
         return "|".join(sorted(fine)), "|".join(sorted(part)), "|".join(sorted(kind))
 
-    table = {u: levels(u) for u in pd.unique(text)}
-    split = text.map(table)
-    return {
-        name: split_multi(split.map(lambda t, k=k: t[k]), vocab)
-        for k, name in enumerate(("marks_fine", "marks_part", "marks_kind"))
-    }
+    row_codes, uniques = pd.factorize(text_values(marks), sort=False)
+    table = [levels(u) for u in uniques]
+    out = {}
+    for k, name in enumerate(("marks_fine", "marks_part", "marks_kind")):
+        level = np.empty(len(table), dtype=object)
+        level[:] = [t[k] for t in table]
+        out[name] = split_multi(pd.Series(level[row_codes], dtype=object), vocab)
+    return out
 
 
 def _id_tail(df: pd.DataFrame) -> pd.Series:
     """Last four characters of the full ID number plus any 'tail:' fragment from notes."""
     from xunqin.normalizers.id_numbers import id_tails
 
-    full = _col(df, "id_number").astype("string").fillna("")
-    frags = _col(df, "id_fragments").astype("string").fillna("")
-    return pd.Series([id_tails(number, fragments) for number, fragments in zip(full, frags)], index=df.index)
+    full = text_values(_col(df, "id_number")).tolist()
+    frags = text_values(_col(df, "id_fragments")).tolist()
+    return pd.Series([id_tails(number, fragments) for number, fragments in zip(full, frags)], index=df.index, dtype=object)
 
 
 def _birth_buckets_for_range(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,8 +203,7 @@ def _first(series: pd.Series) -> pd.Series:
     Kept as its own column because a MultiValue row holds its codes in code order, which
     depends on what the vocabulary met first (another order in a refreshed snapshot).
     """
-    text = series.astype("string").fillna("")
-    return text.map({u: u.split("|", 1)[0] for u in pd.unique(text)})
+    return per_distinct(series, lambda u: u.split("|", 1)[0])
 
 
 def _names(df: pd.DataFrame, vocab: Vocabulary, side: Side, alias: bool) -> None:

@@ -1,0 +1,44 @@
+"""Column text for preparing: what ``astype("string").fillna("")`` gives, without the string dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xunqin.matching.codes import per_distinct, text_values
+
+COLUMNS = {
+    "text_and_missing": pd.Series(["王秀英", None, np.nan, "wan|yin", ""], dtype=object),
+    "numbers_among_text": pd.Series([1, None, "x"], dtype=object),
+    "floats": pd.Series([1.0, np.nan]),
+    "empty": pd.Series([], dtype=object),
+    "string_dtype": pd.Series(["x", pd.NA], dtype="string"),
+    "arrow_strings": pd.Series(["x", None], dtype="string[pyarrow]"),
+    "all_missing": pd.Series([None, None], dtype=object),
+    "missing_time": pd.Series([pd.NaT, "2020"], dtype=object),
+    "booleans": pd.Series([True, None], dtype=object),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLUMNS))
+def test_text_values_are_the_string_dtype_filled(name: str) -> None:
+    column = COLUMNS[name]
+    before = column.copy()
+    got = text_values(column)
+    assert got.dtype == object and all(type(v) is str for v in got)
+    assert got.tolist() == column.astype("string").fillna("").to_numpy(dtype=object).tolist()
+    pd.testing.assert_series_equal(column, before)  # the frame's own array is not written to
+
+
+def test_per_distinct_works_each_text_out_once_and_keeps_the_index() -> None:
+    seen: list[str] = []
+
+    def first(text: str) -> str:
+        seen.append(text)
+        return text.split("|", 1)[0]
+
+    column = pd.Series(["a|b", None, "a|b", "c", np.nan], index=[10, 11, 12, 13, 14], dtype=object)
+    got = per_distinct(column, first)
+    assert got.tolist() == ["a", "", "a", "c", ""] and got.index.tolist() == [10, 11, 12, 13, 14]
+    assert sorted(seen) == ["", "a|b", "c"]
