@@ -80,8 +80,14 @@ class MultiValue:
 
     def append(self, other: MultiValue) -> MultiValue:
         """This field's rows followed by ``other``'s."""
-        return MultiValue(np.concatenate([self.indptr, self.indptr[-1] + other.indptr[1:]]),
-                          np.concatenate([self.codes, other.codes]))
+        return MultiValue.concat([self, other])
+
+    @staticmethod
+    def concat(fields: Sequence[MultiValue]) -> MultiValue:
+        """The fields' rows in order (one concatenation, however many fields)."""
+        ends = np.cumsum([0] + [int(f.indptr[-1]) for f in fields[:-1]])
+        return MultiValue(np.concatenate([fields[0].indptr[:1]] + [f.indptr[1:] + at for f, at in zip(fields, ends)]),
+                          np.concatenate([f.codes[: int(f.indptr[-1])] for f in fields]))
 
 
 def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:

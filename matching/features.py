@@ -8,6 +8,7 @@ already includes its aliases), so blocking keys and comparison levels name field
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -36,11 +37,17 @@ class Side:
 
     def append(self, other: Side) -> Side:
         """This side's rows followed by ``other``'s (prepared with the same vocabulary)."""
-        if self.values.keys() != other.values.keys() or self.multi.keys() != other.multi.keys():
+        return Side.concat([self, other])
+
+    @staticmethod
+    def concat(sides: Sequence[Side]) -> Side:
+        """The sides' rows in order (one concatenation per field, however many sides)."""
+        first = sides[0]
+        if any(s.values.keys() != first.values.keys() or s.multi.keys() != first.multi.keys() for s in sides):
             raise ValueError("sides hold different fields")
-        return Side(np.concatenate([self.ids, other.ids]), self.n + other.n,
-                    {k: np.concatenate([v, other.values[k]]) for k, v in self.values.items()},
-                    {k: m.append(other.multi[k]) for k, m in self.multi.items()})
+        return Side(np.concatenate([s.ids for s in sides]), sum(s.n for s in sides),
+                    {k: np.concatenate([s.values[k] for s in sides]) for k in first.values},
+                    {k: MultiValue.concat([s.multi[k] for s in sides]) for k in first.multi})
 
 
 @dataclass

@@ -298,23 +298,6 @@ def _side(table: pa.Table, rows: int, columns: list[str], vocabulary: int) -> tu
     return Side(ids, rows, values, multi), table.column(TOKEN).to_numpy()
 
 
-def _joined(sides: list[Side]) -> Side:
-    """The parts' rows in order (one concatenation per field, not one per part)."""
-    if len(sides) == 1:
-        return sides[0]
-    first = sides[0]
-    if any(s.values.keys() != first.values.keys() or s.multi.keys() != first.multi.keys() for s in sides):
-        raise SnapshotError("parts hold different fields")
-    multi = {}
-    for name in first.multi:
-        fields = [s.multi[name] for s in sides]
-        starts = np.cumsum([0] + [len(f.codes) for f in fields[:-1]])
-        multi[name] = MultiValue(np.concatenate([fields[0].indptr[:1]] + [f.indptr[1:] + at for f, at in zip(fields, starts)]),
-                                 np.concatenate([f.codes for f in fields]))
-    return Side(np.concatenate([s.ids for s in sides]), sum(s.n for s in sides),
-                {name: np.concatenate([s.values[name] for s in sides]) for name in first.values}, multi)
-
-
 def _gone_tokens(part: dict[str, Any], kind: str) -> np.ndarray:
     gone = part.get("gone", {}).get(kind) if isinstance(part.get("gone"), dict) else None
     if not isinstance(gone, list) or not all(type(t) is int for t in gone):
@@ -344,7 +327,7 @@ def load(path: str | Path) -> Snapshot:
         for kind in KINDS:
             read = [_side(_read(path, part["files"][kind]), int(part["rows"][kind]), header["columns"][kind], len(vocab))
                     for part in parts]
-            side, held = _joined([r[0] for r in read]), np.concatenate([r[1] for r in read])
+            side, held = Side.concat([r[0] for r in read]), np.concatenate([r[1] for r in read])
             left = np.zeros(side.n, dtype=bool)
             start = 0
             for part, (part_side, _) in zip(parts, read):  # a part's departed rows are of earlier parts

@@ -32,6 +32,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from xunqin.matching.codes import text_values
+
 from . import records, workstation
 from .frames import chunks, records_from_columns
 from .models import Report, SearchKey, StationRecord
@@ -54,7 +56,7 @@ _DIGITS = re.compile(r"^[0-9]{4,17}[0-9Xx]?$")
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    return frame[column].astype("string").fillna("")
+    return pd.Series(text_values(frame[column]), index=frame.index, dtype=object)
 
 
 def _tails(frame: pd.DataFrame) -> pd.Series:
@@ -89,7 +91,7 @@ def record_keys(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     else:
         columns += [("name", _text(frame, "alias_clean")), ("sound", _text(frame, "alias_folded"))]
     # plain loops over a night's few thousand rows: pandas' split, explode and de-duplication
-    # took 0.15-0.3 s of it, these 0.05 s
+    # took 0.11 s of 5,000 reports, these 0.04 s
     keys: dict[tuple[str, str, str], None] = {}
     for key_type, values in columns:
         for record_id, value in zip(ids, values.tolist()):
