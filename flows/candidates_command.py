@@ -17,7 +17,7 @@ MAIN = ["station_record_id", "report_id", "rank", "score", "probability", "dupli
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from xunqin.store.db import DEFAULT_URL, URL_ENV
+    from xunqin.store.url import DEFAULT_URL, URL_ENV
 
     parser.add_argument("--db", default=None, help=f"database URL (default ${URL_ENV}, else {DEFAULT_URL})")
     parser.add_argument("--out", required=True, help="candidates CSV to write")

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any, Callable
 
-from xunqin.store.db import DEFAULT_URL, URL_ENV
+from xunqin.store.url import DEFAULT_URL, URL_ENV
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

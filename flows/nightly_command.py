@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from xunqin.store.db import DEFAULT_URL, URL_ENV
+from xunqin.store.url import DEFAULT_URL, URL_ENV
 
 INBOX_ENV = "XUNQIN_INBOX"
 CACHE_HELP = ("folder for the prepared-records snapshot kept between nights "

@@ -104,7 +104,7 @@ def import_file(url: str, path: str | Path, actor: str, *, raw: Any = None, run_
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from xunqin.store.db import DEFAULT_URL, URL_ENV
+    from xunqin.store.url import DEFAULT_URL, URL_ENV
 
     parser.add_argument("file", type=Path, help="police verification results (CSV or XLSX)")
     parser.add_argument("--db", default=None, help=f"database URL (default ${URL_ENV}, else {DEFAULT_URL})")

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from importlib.resources import files
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_URL = "sqlite:///xunqin.db"
-URL_ENV = "XUNQIN_DB_URL"
+from .url import DEFAULT_URL, URL_ENV, database_url
 
-
-def database_url(url: str | None = None) -> str:
-    """The URL given, else $XUNQIN_DB_URL (read now, not at import), else a SQLite file here."""
-    return url or os.environ.get(URL_ENV) or DEFAULT_URL
-
+__all__ = ["DEFAULT_URL", "URL_ENV", "database_url"]  # and what is defined below
 
 def describe_target(url: str) -> str:
     """The database named for a message: a SQLite file's path, else the server and database

@@ -12,7 +12,7 @@ def instance_id(session: Session) -> str:
     """The random id this database got when its schema was created."""
     found = get_value(session, "instance_id")
     if found is None:
-        raise LookupError("database has no instance id: run its migrations (xunqin.store.upgrade)")
+        raise LookupError("database has no instance id: run its migrations (xunqin.store.db.upgrade)")
     return found
 
 
