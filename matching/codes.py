@@ -84,7 +84,10 @@ class MultiValue:
 
     @staticmethod
     def concat(fields: Sequence[MultiValue]) -> MultiValue:
-        """The fields' rows in order (one concatenation, however many fields)."""
+        """The fields' rows in order (one concatenation, however many fields); a single field
+        is returned as it is."""
+        if len(fields) == 1 and len(fields[0].codes) == int(fields[0].indptr[-1]):
+            return fields[0]
         ends = np.cumsum([0] + [int(f.indptr[-1]) for f in fields[:-1]])
         return MultiValue(np.concatenate([fields[0].indptr[:1]] + [f.indptr[1:] + at for f, at in zip(fields, ends)]),
                           np.concatenate([f.codes[: int(f.indptr[-1])] for f in fields]))
