@@ -42,9 +42,10 @@ DAYS_PER_YEAR = 365.2425
 SECOND_PROCESS_ROWS = 50_000
 # The second process takes every hometown and this share of the missing places (the first
 # rows); this one the other columns and the rest of the missing places. At M the two place
-# columns cost 32 s of CPU (hometown 16.8 s, missing place 15.6 s), the other columns 22 s:
-# with all places there, this process waited 11 s for them; shared so, both finish together.
-SECOND_PROCESS_MISSING_SHARE = 0.68
+# columns cost 31 s of CPU (hometown 16.5 s, missing place 14.6 s), the other columns 20 s:
+# with 68% of the missing places there, this process waited 4.3 s for them; shared so, both
+# finish together.
+SECOND_PROCESS_MISSING_SHARE = 0.54
 
 NAME_COLUMNS = (
     "name_raw", "name_clean", "name_kind", "surname", "given", "name_core", "name_pinyin",
@@ -128,7 +129,13 @@ class _Mapped:
                  partial: Callable[[Any], tuple[tuple[str, str], ...]] | None = None) -> None:
         self.text = text
         self.partial = partial
-        codes, uniques = pd.factorize(text.fillna("").astype(object), sort=False)
+        # a missing cell (None, NaN) reads as empty text: it gets the code after the others
+        codes, uniques = pd.factorize(text.to_numpy(dtype=object), sort=False)
+        uniques = list(uniques)
+        missing = codes < 0
+        if missing.any():
+            codes[missing] = len(uniques)
+            uniques.append("")
         self.codes = codes
         results: list[Any] = []
         reasons: list[str | None] = []
@@ -143,22 +150,24 @@ class _Mapped:
         self.reasons = reasons
 
     def get(self, getter: Callable[[Any], Any]) -> np.ndarray:
-        """Per-row object array of ``getter(result)`` (None where the result is None)."""
+        """Per-row object array of ``getter(result)`` (None where the result is None or the
+        getter gives a missing value: NaN, NaT, pd.NA)."""
         values = [None if r is None else getter(r) for r in self.results]
-        # fromiter keeps each value as one element (np.array would unpack a sequence)
-        per_unique = np.fromiter(values, dtype=object, count=len(values))
-        return per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object)
+        return self._per_row(np.fromiter(values, dtype=object, count=len(values)))
 
     def columns(self, getter: Callable[[Any], tuple[Any, ...]], width: int) -> list[np.ndarray]:
         """As :meth:`get` for each item of ``getter(result)``, a ``width``-tuple: one pass over
         the results for several columns."""
         blank = (None,) * width
         values = [blank if r is None else getter(r) for r in self.results]
-        out = []
-        for column in zip(*values) if values else [()] * width:
-            per_unique = np.fromiter(column, dtype=object, count=len(values))
-            out.append(per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object))
-        return out
+        return [self._per_row(np.fromiter(column, dtype=object, count=len(values)))
+                for column in (zip(*values) if values else [()] * width)]
+
+    def _per_row(self, per_unique: np.ndarray) -> np.ndarray:
+        # fromiter (in the callers) keeps each value as one element: np.array would unpack a
+        # sequence. Missing values become None here, once per distinct cell, not per row.
+        per_unique[pd.isna(per_unique)] = None
+        return per_unique[self.codes] if len(self.codes) else np.empty(0, dtype=object)
 
     @classmethod
     def concat(cls, first: _Mapped, second: _Mapped) -> _Mapped:
@@ -235,7 +244,7 @@ def _clean_text(value: str) -> str | None:
 
 def _text(series: pd.Series) -> np.ndarray:
     """A raw text column -> NFKC-trimmed object array (None for blank or rejected cells)."""
-    codes, uniques = pd.factorize(series.fillna("").astype(object), sort=False)
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), sort=False)  # missing: -1
     mapped = np.array([_clean_text(str(u)) for u in uniques] + [None], dtype=object)
     return mapped[codes]
 
@@ -476,8 +485,9 @@ def _finish(raw: RawTable, cols: dict[str, Any], order: tuple[str, ...], keep: n
         elif c == "source_row":
             values = values.astype("int64")
         else:
+            # None where missing already (the column helpers see to it once per distinct value;
+            # looking at every cell here was 1.45 s of size M's 45 s ingest)
             values = values.astype(object, copy=False)
-            values[pd.isna(values)] = None
         data[c] = values
     return pd.DataFrame(data, columns=list(order))
 

@@ -192,6 +192,10 @@ def test_corpus(tmp_path: Path, case_id: str, build, kind: str, expected) -> Non
         assert counts.ignored_columns == expected.ignored
     if expected.check is not None:
         assert expected.check(df, rejects, counts)
+    # a text column's missing cells are None, never NaN (the helpers see to it per distinct value)
+    for column in df.select_dtypes(include="object").columns:
+        kinds = {type(v).__name__ for v in df[column] if not isinstance(v, str)}
+        assert kinds <= {"NoneType"}, (column, kinds)
 
 
 def test_corpus_is_big_enough() -> None:
