@@ -172,9 +172,29 @@ def text_values(series: pd.Series) -> np.ndarray:
     return values
 
 
+def distinct_texts(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, distinct texts): ``uniques[codes]`` is :func:`text_values` of the column.
+
+    Missing cells are found by the factorization itself (their code is that of an appended
+    ''), and only the distinct values are looked at for their type: at M, looking at every
+    cell for missing values cost 1.1 s of preparing. Two codes may hold the same text only
+    when a number and its digits as text are both in the column."""
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), sort=False)
+    uniques = np.asarray(uniques, dtype=object)
+    if pd.api.types.infer_dtype(uniques, skipna=False) not in ("string", "empty"):
+        uniques = pd.Series(uniques, dtype=object).astype("string").fillna("").to_numpy(dtype=object)
+    missing = codes < 0
+    if missing.any():
+        empty = np.flatnonzero(uniques == "")
+        codes[missing] = empty[0] if len(empty) else len(uniques)
+        if not len(empty):
+            uniques = np.append(uniques, np.array([""], dtype=object))
+    return codes, uniques
+
+
 def per_distinct(series: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     """``fn`` of each row's text (see :func:`text_values`), worked out once per distinct text."""
-    row_codes, uniques = pd.factorize(text_values(series), sort=False)
+    row_codes, uniques = distinct_texts(series)
     table = np.empty(len(uniques), dtype=object)
     table[:] = [fn(u) for u in uniques]
     return pd.Series(table[row_codes], index=series.index, dtype=object)
@@ -186,8 +206,7 @@ def split_multi(series: pd.Series, vocab: Vocabulary) -> MultiValue:
     Values repeat heavily (place codes, common names), so each distinct string is split once.
     """
     n = len(series)
-    row_codes, uniques = pd.factorize(text_values(series), sort=False)
-    uniques = np.asarray(uniques, dtype=object)
+    row_codes, uniques = distinct_texts(series)
     parts = [u.split("|") if u else [] for u in uniques]
     lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
     flat = np.fromiter((v for p in parts for v in p), dtype=object, count=int(lengths.sum()))
@@ -205,12 +224,12 @@ def split_multi(series: pd.Series, vocab: Vocabulary) -> MultiValue:
 
 def single(series: pd.Series, vocab: Vocabulary) -> np.ndarray:
     """A single-valued string column to codes, -1 where missing."""
-    text = text_values(series)
-    out = np.full(len(text), -1, dtype=np.int64)
-    has = text != ""
+    row_codes, uniques = distinct_texts(series)
+    has = uniques != ""
+    per_unique = np.full(len(uniques), -1, dtype=np.int64)
     if has.any():
-        out[has] = vocab.encode(text[has])
-    return out
+        per_unique[has] = vocab.encode(uniques[has])
+    return per_unique[row_codes]
 
 
 def overlaps(a: MultiValue, b: MultiValue, i: np.ndarray, j: np.ndarray) -> np.ndarray:

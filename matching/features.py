@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .codes import MultiValue, Vocabulary, from_pairs, per_distinct, single, split_multi, text_values
+from .codes import MultiValue, Vocabulary, distinct_texts, from_pairs, per_distinct, single, split_multi, text_values
 
 NO_NAME_KINDS = ("placeholder", "empty")
 DAYS_PER_YEAR = 365.2425
@@ -160,7 +160,7 @@ def _mark_levels(marks: pd.Series, vocab: Vocabulary, n: int) -> dict[str, Multi
                     fine.add(f"{pieces[0]}:{pieces[1]}:{pieces[2]}")
         return "|".join(sorted(fine)), "|".join(sorted(part)), "|".join(sorted(kind))
 
-    row_codes, uniques = pd.factorize(text_values(marks), sort=False)
+    row_codes, uniques = distinct_texts(marks)
     table = [levels(u) for u in uniques]
     out = {}
     for k, name in enumerate(("marks_fine", "marks_part", "marks_kind")):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xunqin.matching.codes import per_distinct, text_values
+from xunqin.matching.codes import distinct_texts, per_distinct, text_values
 
 COLUMNS = {
     "text_and_missing": pd.Series(["王秀英", None, np.nan, "wan|yin", ""], dtype=object),
@@ -18,6 +18,7 @@ COLUMNS = {
     "all_missing": pd.Series([None, None], dtype=object),
     "missing_time": pd.Series([pd.NaT, "2020"], dtype=object),
     "booleans": pd.Series([True, None], dtype=object),
+    "empty_and_missing": pd.Series(["", None, "a", np.nan, ""], dtype=object),
 }
 
 
@@ -38,7 +39,19 @@ def test_per_distinct_works_each_text_out_once_and_keeps_the_index() -> None:
         seen.append(text)
         return text.split("|", 1)[0]
 
-    column = pd.Series(["a|b", None, "a|b", "c", np.nan], index=[10, 11, 12, 13, 14], dtype=object)
+    column = pd.Series(["a|b", None, "a|b", "c", np.nan, ""], index=[10, 11, 12, 13, 14, 15], dtype=object)
     got = per_distinct(column, first)
-    assert got.tolist() == ["a", "", "a", "c", ""] and got.index.tolist() == [10, 11, 12, 13, 14]
+    assert got.tolist() == ["a", "", "a", "c", "", ""] and got.index.tolist() == [10, 11, 12, 13, 14, 15]
     assert sorted(seen) == ["", "a|b", "c"]
+
+
+@pytest.mark.parametrize("name", sorted(COLUMNS))
+def test_distinct_texts_give_the_text_values(name: str) -> None:
+    column = COLUMNS[name]
+    before = column.copy()
+    codes, uniques = distinct_texts(column)
+    assert uniques.dtype == object and all(type(v) is str for v in uniques)
+    assert uniques[codes].tolist() == text_values(column).tolist()
+    assert codes.dtype.kind == "i" and (len(codes) == 0 or codes.min() >= 0)
+    assert uniques.tolist().count("") <= 1  # a missing cell shares the empty text's code
+    pd.testing.assert_series_equal(column, before)
