@@ -78,6 +78,11 @@ class MultiValue:
         offsets = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
         return MultiValue(indptr, np.take(self.codes, np.repeat(starts, counts) + offsets))
 
+    def row_range(self, start: int, stop: int) -> MultiValue:
+        """Rows ``start .. stop - 1``; their codes are a view of this field's."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        return MultiValue(self.indptr[start:stop + 1] - first, self.codes[first:last])
+
     def append(self, other: MultiValue) -> MultiValue:
         """This field's rows followed by ``other``'s."""
         return MultiValue.concat([self, other])

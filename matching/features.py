@@ -35,6 +35,12 @@ class Side:
         return Side(self.ids[rows], len(rows), {k: v[rows] for k, v in self.values.items()},
                     {k: m.take(rows) for k, m in self.multi.items()})
 
+    def row_range(self, start: int, stop: int) -> Side:
+        """Rows ``start .. stop - 1`` as views of this side's arrays (nothing is copied)."""
+        stop = min(stop, self.n)
+        return Side(self.ids[start:stop], stop - start, {k: v[start:stop] for k, v in self.values.items()},
+                    {k: m.row_range(start, stop) for k, m in self.multi.items()})
+
     def append(self, other: Side) -> Side:
         """This side's rows followed by ``other``'s (prepared with the same vocabulary)."""
         return Side.concat([self, other])

@@ -41,3 +41,12 @@ def test_take_takes_the_rows(rows):
     got = _field(BASE).take(np.array(rows, dtype=np.int64))
     assert _rows(got) == [BASE[r] for r in rows]
     assert _rows(got.append(_field([[6], [7]]))) == [BASE[r] for r in rows] + [[6], [7]]
+
+
+@pytest.mark.parametrize("start, stop", [(0, 4), (1, 3), (2, 2), (3, 4), (0, 0), (4, 4)])
+def test_a_row_range_holds_those_rows_without_copying_their_codes(start, stop):
+    field = _field(BASE)
+    got = field.row_range(start, stop)
+    assert _rows(got) == BASE[start:stop]
+    assert int(got.indptr[0]) == 0 and int(got.indptr[-1]) == len(got.codes)
+    assert len(got.codes) == 0 or np.shares_memory(got.codes, field.codes)

@@ -12,7 +12,7 @@ import pytest
 
 from xunqin.ingest import ingest_files
 from xunqin.matching import model as model_mod
-from xunqin.matching.pipeline import match
+from xunqin.matching.pipeline import SerialRunner, match
 from xunqin.matching.settings import Settings, default_settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -60,6 +60,19 @@ def test_shards_in_this_process_give_the_answers_of_one(shard_size):
     b = sharded.scored_pairs.sort_values(pairs).reset_index(drop=True)
     pd.testing.assert_frame_equal(b[pairs], a[pairs])
     np.testing.assert_allclose(b["score"], a["score"], rtol=1e-12)
+
+
+def test_shards_in_this_process_are_rows_of_one_preparation():
+    stations, reports = sample()
+    runner = SerialRunner.of_frames(stations, reports, 450)
+    shards = runner.shards
+    assert len(shards) == -(-len(reports) // 450) and [s.start for s in shards] == list(range(0, len(reports), 450))
+    assert all(s.prepared.vocab is shards[0].prepared.vocab for s in shards)  # each string coded once
+    assert all(s.station_codes == shards[0].station_codes for s in shards)
+    assert runner.report_ids(np.arange(len(reports))).tolist() == reports["report_id"].astype(str).tolist()
+    # views of the whole preparation's arrays, not copies
+    whole = shards[0].prepared.reports.multi["name_all"].codes.base
+    assert whole is not None and all(s.prepared.reports.multi["name_all"].codes.base is whole for s in shards)
 
 
 def test_a_person_reported_in_two_shards_takes_one_slot():

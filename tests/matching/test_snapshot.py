@@ -247,6 +247,17 @@ def test_take_and_append_keep_each_row(prepared, kind, rows):
     assert all(int(m.indptr[-1]) == len(m.codes) for m in joined.multi.values())
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("start, stop", [(0, 10), (7, 23), (50, 200), (3, 3)])
+def test_a_row_range_of_a_side_holds_those_rows(prepared, kind, start, stop):
+    side = prepared.stations if kind == "stations" else prepared.reports
+    got = side.row_range(start, stop)
+    rows = list(range(start, min(stop, side.n)))
+    assert got.n == len(rows) and all(m.n == len(rows) for m in got.multi.values())
+    assert all(len(v) == len(rows) for v in got.values.values()) and len(got.ids) == len(rows)
+    assert [_row(got, k) for k in range(got.n)] == [_row(side, r) for r in rows]
+
+
 def test_append_refuses_sides_with_other_fields(prepared):
     with pytest.raises(ValueError):
         prepared.stations.take(np.arange(2)).append(prepared.reports.take(np.arange(2)))
