@@ -21,7 +21,10 @@ shard and small arguments, so a runner may call them in this process one shard a
 Station codes are the same in every shard because each shard's vocabulary numbers the station
 side first; a station record's composite blocking keys are numbered alike too
 (:func:`xunqin.matching.blocking.station_key_reports`). Nothing here numbers a report by its
-shard's vocabulary across shards: duplicate keys travel as hashes of the values.
+shard's vocabulary across shards: duplicate keys travel as hashes of the values. (In one
+process, :meth:`xunqin.matching.pipeline.SerialRunner.of_frames` prepares every report at once
+and its shards share that one vocabulary; a shard prepared on its own, as on Dask, has its own.
+The answers are the same.)
 """
 
 from __future__ import annotations
