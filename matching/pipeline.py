@@ -12,8 +12,7 @@ import pandas as pd
 from . import blocking, compare as compare_mod, duplicates as duplicates_mod, model as model_mod, probability as probability_mod, rank as rank_mod, score as score_mod
 from . import shards as shards_mod
 from .explain import evidence_frame
-from .codes import Vocabulary
-from .features import Prepared, assemble, prepare_reports, prepare_stations
+from .features import Prepared
 from .progress import Counted, Progress
 from .settings import Settings, default_settings
 
@@ -77,20 +76,9 @@ class SerialRunner:
     @classmethod
     def of_frames(cls, stations: pd.DataFrame, reports: pd.DataFrame, shard_size: int | None = None,
                   progress: Progress | None = None) -> SerialRunner:
-        # Every report prepared at once with one vocabulary, the shards then views of its rows:
-        # a string many shards hold (a common name's reading, a county's code) is coded once,
-        # not once per shard (at M in four shards 11.7-13.0 s, at once 7.4-9.5 s). The codes
-        # below ``station_codes`` are the station side's, as in shards prepared one by one.
         # On two forked processes preparing took 16 s -> 12.6 s at M in `xunqin match`, but each
-        # worker held 1.3 GB more (the command's peak 3.4 -> 4.5 GB): not done.
-        size = max(shard_size or max(len(reports), 1), 1)
-        vocab = Vocabulary()
-        station_side = prepare_stations(stations.reset_index(drop=True), vocab)
-        station_codes = len(vocab)
-        report_side = prepare_reports(reports.reset_index(drop=True), vocab)
-        starts = range(0, max(len(reports), 1), size)
-        return cls([shards_mod.LoadedShard(k, start, assemble(station_side, report_side.row_range(start, start + size), vocab),
-                                           station_codes) for k, start in enumerate(starts)], progress)
+        # worker held 1.3 GB more (the command's peak 3.4 -> 4.5 GB): prepared here, at once.
+        return cls(shards_mod.prepare_shards(stations, reports, shard_size or max(len(reports), 1)), progress)
 
     @property
     def n_shards(self) -> int:

@@ -22,9 +22,8 @@ Station codes are the same in every shard because each shard's vocabulary number
 side first; a station record's composite blocking keys are numbered alike too
 (:func:`xunqin.matching.blocking.station_key_reports`). Nothing here numbers a report by its
 shard's vocabulary across shards: duplicate keys travel as hashes of the values. (In one
-process, :meth:`xunqin.matching.pipeline.SerialRunner.of_frames` prepares every report at once
-and its shards share that one vocabulary; a shard prepared on its own, as on Dask, has its own.
-The answers are the same.)
+process the shards are cut from one preparation and share its vocabulary, :func:`prepare_shards`;
+a shard prepared on its own, as on Dask, has its own. The answers are the same.)
 """
 
 from __future__ import annotations
@@ -65,13 +64,27 @@ class LoadedShard:
     progress: Callable[[str], None] | None = None  # where comparing reports its counts, in this process
 
 
-def prepare_shard(number: int, start: int, stations: pd.DataFrame, reports: pd.DataFrame,
-                  slack: float = 2.0) -> LoadedShard:
+def prepare_shards(stations: pd.DataFrame, reports: pd.DataFrame, size: int, *, first_number: int = 0,
+                   first_start: int = 0, slack: float = 2.0) -> list[LoadedShard]:
+    """Every report prepared at once with one vocabulary (the station side first, so its codes
+    are those of any other shard), then cut into shards of ``size`` reports that are views of
+    its rows: a string many shards hold (a common name's reading, a county's code) is coded
+    once, not once per shard (at M in shards of 125,000: 11.7-13.0 s prepared one by one,
+    7.4-9.5 s at once)."""
     vocab = Vocabulary()
     station_side = prepare_stations(stations.reset_index(drop=True), vocab, slack)
     station_codes = len(vocab)
     report_side = prepare_reports(reports.reset_index(drop=True), vocab)
-    return LoadedShard(number, start, assemble(station_side, report_side, vocab), station_codes)
+    size = max(size, 1)
+    return [LoadedShard(first_number + k, first_start + at, assemble(station_side, report_side.row_range(at, at + size), vocab),
+                        station_codes) for k, at in enumerate(range(0, max(len(reports), 1), size))]
+
+
+def prepare_shard(number: int, start: int, stations: pd.DataFrame, reports: pd.DataFrame,
+                  slack: float = 2.0) -> LoadedShard:
+    """One shard of the whole list (its reports are rows ``start ..`` of it)."""
+    return prepare_shards(stations, reports, max(len(reports), 1), first_number=number, first_start=start,
+                          slack=slack)[0]
 
 
 def load(source: ShardSource) -> LoadedShard:

@@ -9,9 +9,7 @@ from importlib.resources import files
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from .url import DEFAULT_URL, URL_ENV, database_url
-
-__all__ = ["DEFAULT_URL", "URL_ENV", "database_url"]  # and what is defined below
+from .url import DEFAULT_URL, URL_ENV, database_url  # noqa: F401 - db.database_url(), db.URL_ENV stay where callers use them
 
 def describe_target(url: str) -> str:
     """The database named for a message: a SQLite file's path, else the server and database

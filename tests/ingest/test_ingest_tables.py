@@ -336,3 +336,27 @@ def test_schema_required_columns() -> None:
     assert [c.name for c in REPORT_COLUMNS if c.required] == ["report_id", "name", "missing_date"]
     with pytest.raises(ValueError):
         columns("people")  # type: ignore[arg-type]
+
+
+MISSING_FROM_A_GETTER = [float("nan"), pd.NaT, pd.NA, None]
+
+
+@pytest.mark.parametrize("missing", MISSING_FROM_A_GETTER, ids=["nan", "nat", "na", "none"])
+def test_a_getters_missing_value_becomes_none_in_each_row(missing):
+    # the table is built without looking at every cell again: the helpers give None themselves
+    from xunqin.ingest.tables import _Mapped
+
+    cells = pd.Series(["甲", None, "乙", "甲", float("nan"), ""], dtype=object)
+    seen: list[str] = []
+
+    def parse(text: str) -> str:
+        seen.append(text)
+        return text
+
+    mapped = _Mapped(cells, parse)
+    got = mapped.get(lambda text: missing if text in ("甲", "") else text)
+    assert [type(v).__name__ for v in got] == ["NoneType", "NoneType", "str", "NoneType", "NoneType", "NoneType"]
+    assert got[2] == "乙"
+    first, second = mapped.columns(lambda text: (text, missing), 2)
+    assert first.tolist() == ["甲", "", "乙", "甲", "", ""] and all(v is None for v in second)
+    assert set(seen) == {"甲", "乙", ""} and seen.count("甲") == seen.count("乙") == 1  # once per distinct text
