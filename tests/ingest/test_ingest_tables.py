@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from ingest_helpers import REPORT_HEADER_ZH, STATION_HEADER_EN, STATION_HEADER_ZH, bad_check, make_id, station_row, write_csv
@@ -360,3 +361,35 @@ def test_a_getters_missing_value_becomes_none_in_each_row(missing):
     first, second = mapped.columns(lambda text: (text, missing), 2)
     assert first.tolist() == ["甲", "", "乙", "甲", "", ""] and all(v is None for v in second)
     assert set(seen) == {"甲", "乙", ""} and seen.count("甲") == seen.count("乙") == 1  # once per distinct text
+
+
+@pytest.mark.parametrize("refused_row", [False, True], ids=["every row kept", "a row refused"])
+def test_each_column_holds_its_own_values(tmp_path: Path, refused_row: bool) -> None:
+    # the frame is built without copying (copy=False): a change to one column must not show in
+    # another, nor in the arrays the columns were made from
+    rows = [station_row(f"S{k}", name="王秀英", hometown="河南周口") for k in range(3)]
+    if refused_row:
+        rows.append(station_row("", name="李四"))
+    path = write_csv(tmp_path / "s.csv", [STATION_HEADER_EN, *rows])
+    df, _, counts = ingest_one(path, "stations")
+    assert counts.rows_out == 3 and counts.rows_refused == int(refused_row)
+    arrays = {c: df[c].to_numpy() for c in df.columns}
+    for a, first in arrays.items():
+        for b, second in arrays.items():
+            if a < b and first.dtype == object and second.dtype == object:
+                assert not np.shares_memory(first, second), (a, b)
+    before = df["name_raw"].tolist()
+    df.loc[0, "name_clean"] = "改"
+    assert df["name_raw"].tolist() == before and df.loc[1, "name_clean"] == "王秀英"
+
+
+@pytest.mark.parametrize("keep", [[True, True], [True, False]], ids=["every row kept", "a row refused"])
+def test_one_array_given_for_two_columns_becomes_two(keep: list[bool]) -> None:
+    from xunqin.ingest.tables import _finish
+
+    shared = np.array(["甲", "乙"], dtype=object)
+    df = _finish(None, {"name_raw": shared, "notes": shared, "height_cm": np.array([1.0, 2.0])},
+                 ("name_raw", "notes", "height_cm"), np.array(keep))
+    df.loc[0, "name_raw"] = "改"
+    assert df.loc[0, "notes"] == "甲"
+    assert not np.shares_memory(df["name_raw"].to_numpy(), df["notes"].to_numpy())
