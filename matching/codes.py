@@ -144,15 +144,18 @@ class Vocabulary:
         mapped = self._held.get_indexer(uniques) if len(self._held) else np.full(len(uniques), -1, dtype=np.int64)
         missing = np.flatnonzero(mapped < 0)
         if len(missing):
-            # pyarrow sorts strings in C (UTF-8 byte order is code point order, as Python's)
             values = uniques[missing].tolist()
-            order = pc.array_sort_indices(pa.array(values, type=pa.string())).to_numpy()
             added = self._added
-            fresh = [v for v in (values[k] for k in order) if v not in added]
-            if fresh:
-                added.update(zip(fresh, range(len(self._held) + len(added), len(self._held) + len(added) + len(fresh))))
+            known = np.fromiter((added.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+            fresh = np.flatnonzero(known < 0)
+            if len(fresh):
+                # pyarrow sorts strings in C (UTF-8 byte order is code point order, as Python's)
+                fresh = fresh[pc.array_sort_indices(pa.array(uniques[missing[fresh]], type=pa.string())).to_numpy()]
+                first = len(self._held) + len(added)
+                known[fresh] = np.arange(first, first + len(fresh), dtype=np.int64)
+                added.update(zip(uniques[missing[fresh]].tolist(), range(first, first + len(fresh))))
                 self._table = None
-            mapped[missing] = [added[v] for v in values]
+            mapped[missing] = known
         return mapped.astype(np.int64, copy=False)[row_codes]
 
     def decode_table(self) -> np.ndarray:
@@ -212,9 +215,10 @@ def split_multi(series: pd.Series, vocab: Vocabulary) -> MultiValue:
     """
     n = len(series)
     row_codes, uniques = distinct_texts(series)
-    parts = [u.split("|") if u else [] for u in uniques]
-    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-    flat = np.fromiter((v for p in parts for v in p), dtype=object, count=int(lengths.sum()))
+    # one join and one split for all of them: a list per distinct string cost 2.2 s at M
+    lengths = np.fromiter((u.count("|") + 1 if u else 0 for u in uniques), dtype=np.int64, count=len(uniques))
+    held = uniques[lengths > 0]
+    flat = np.array("|".join(held).split("|") if len(held) else [], dtype=object)
     keep = flat != ""
     owner = np.repeat(np.arange(len(uniques), dtype=np.int64), lengths)[keep]
     per_unique = from_pairs(owner, vocab.encode(flat[keep]) if keep.any() else owner, len(uniques))

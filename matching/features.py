@@ -380,10 +380,21 @@ def assemble(stations: Side, reports: Side, vocab: Vocabulary) -> Prepared:
     return Prepared(stations, reports, vocab, frequency, 1.0 / max(reports.n, 1))
 
 
+def positional(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` indexed 0 .. n-1, its columns not copied (``reset_index`` copied every column:
+    1.7 s of preparing size M's reports)."""
+    index = df.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return df
+    out = df.copy(deep=False)
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
 def prepare(stations: pd.DataFrame, reports: pd.DataFrame, slack: float = 2.0) -> Prepared:
     # stations first: their values get the same codes whichever reports follow (every report
     # shard of matching/shards.py numbers the station side alike)
     vocab = Vocabulary()
-    stations_side = prepare_stations(stations.reset_index(drop=True), vocab, slack)
-    reports_side = prepare_reports(reports.reset_index(drop=True), vocab)
+    stations_side = prepare_stations(positional(stations), vocab, slack)
+    reports_side = prepare_reports(positional(reports), vocab)
     return assemble(stations_side, reports_side, vocab)
