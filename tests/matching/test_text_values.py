@@ -55,3 +55,35 @@ def test_distinct_texts_give_the_text_values(name: str) -> None:
     assert codes.dtype.kind == "i" and (len(codes) == 0 or codes.min() >= 0)
     assert uniques.tolist().count("") <= 1  # a missing cell shares the empty text's code
     pd.testing.assert_series_equal(column, before)
+
+
+# (cells, the values of each row): what splitting each cell on '|' and dropping '' gives
+SPLITS = [
+    (["wang|wan", "wang", None, "", "li|wang|li"], [["wang", "wan"], ["wang"], [], [], ["li", "wang"]]),
+    (["|", "a||b", "|a|", "a"], [[], ["a", "b"], ["a"], ["a"]]),
+    ([None, None], [[], []]),
+    ([], []),
+    (["410000|410100", "410000"], [["410000", "410100"], ["410000"]]),
+]
+
+
+@pytest.mark.parametrize("cells, want", SPLITS)
+def test_split_multi_holds_each_rows_values(cells, want):
+    from xunqin.matching.codes import Vocabulary, split_multi
+
+    vocab = Vocabulary()
+    field = split_multi(pd.Series(cells, dtype=object), vocab)
+    table = vocab.decode_table()
+    got = [sorted(table[field.codes[field.indptr[r]:field.indptr[r + 1]]].tolist()) for r in range(field.n)]
+    assert got == [sorted(set(w)) for w in want]
+
+
+@pytest.mark.parametrize("index", [pd.RangeIndex(3), pd.Index([7, 3, 5]), pd.RangeIndex(2, 5)])
+def test_positional_frames_are_indexed_from_zero_without_copying(index):
+    from xunqin.matching.features import positional
+
+    df = pd.DataFrame({"name_clean": np.array(["甲", "乙", "丙"], dtype=object)}, index=index)
+    got = positional(df)
+    assert list(got.index) == [0, 1, 2] and got["name_clean"].tolist() == ["甲", "乙", "丙"]
+    assert np.shares_memory(got["name_clean"].to_numpy(), df["name_clean"].to_numpy())
+    assert list(df.index) == list(index)  # the caller's frame keeps its index
