@@ -162,10 +162,78 @@ def _csv_rows(path: Path, text: str) -> list[list[str]]:
     # csv's field limit is process-wide; raise it so a giant field is clipped by us, not fatal.
     if csv.field_size_limit() < len(text) + 1:
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1, max(len(text) + 1, 131072)))
+    columns = _arrow_columns(text, delimiter)
+    if columns is not None:
+        return columns  # type: ignore[return-value]
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise FileRefused(str(path), None, f"malformed CSV ({exc})") from None
+
+
+class _CsvColumns(Sequence):
+    """A CSV's rows held as its columns (pyarrow parsed it): ``rows[k]`` is row k as a list, a
+    slice is a view of the same columns, and :func:`_columns` hands the columns on as they are."""
+
+    def __init__(self, columns: list[np.ndarray], start: int = 0, stop: int | None = None) -> None:
+        self.columns = columns
+        self.start = start
+        self.stop = len(columns[0]) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            start, stop, step = k.indices(len(self))
+            if step != 1:
+                return [self[r] for r in range(start, stop, step)]
+            return _CsvColumns(self.columns, self.start + start, self.start + max(start, stop))
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return [column[self.start + k] for column in self.columns]
+
+
+def _arrow_columns(text: str, delimiter: str) -> _CsvColumns | None:
+    """The CSV's columns parsed by pyarrow (in C++, on both cores: 0.9 s for 500,000 reports
+    where the csv module took 2.0 s and turning its rows into columns 0.4 s), or None when the
+    file is not one pyarrow reads exactly as the csv module: rows of different widths, a quote
+    left open, a NUL. A blank line comes back as a row of empty cells, not as an empty row:
+    the same to :func:`_build`, which pads short rows with empty cells."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if "\x00" in text:
+        return None
+    try:
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None)
+    except csv.Error:
+        return None
+    if not first:
+        return None
+    names = [f"c{k}" for k in range(len(first))]
+    uneven: list[object] = []
+
+    def on_uneven_row(row: object) -> str:
+        uneven.append(row)
+        return "skip"
+
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pcsv.ReadOptions(column_names=names),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
+                                            invalid_row_handler=on_uneven_row),
+            convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeEncodeError):
+        return None
+    if uneven or not table.num_rows:
+        return None
+    return _CsvColumns([column.to_numpy(zero_copy_only=False) for column in table.columns])
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -377,6 +445,8 @@ def _columns(body: list[list[object]], positions: dict[str, int]) -> dict[str, n
     as they are (a DataFrame of lists cost 2.4 s at 500,000 reports)."""
     if not body:
         return {key: np.empty(0, dtype=object) for key in positions}
+    if isinstance(body, _CsvColumns):
+        return {key: body.columns[pos][body.start:body.stop].copy() for key, pos in positions.items()}
     widths = set(map(len, body))
     width = max(widths)
     if len(widths) > 1:

@@ -89,7 +89,7 @@ class Division:
     lon: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no dict per place (a million of them at M)
 class Place:
     """A parsed place: the most specific level reached and every division it may denote."""
 
