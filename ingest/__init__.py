@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import pandas as pd
 
+from xunqin.normalizers import clear_value_caches
+
 from .read import FileRefused, RawTable, read_table
 from .schema import Kind
 from .spreadsheet import defuse_formula
@@ -107,6 +109,9 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
             rejects.append(rj)
             # Same file name given twice (odd but possible): key counts by kind too.
             counts[c.file if c.file not in counts else f"{c.file} ({kind})"] = c
+    # what the normalizers met in these files the next files rarely meet: their caches go
+    # (250 MB at size M that the match after the ingest needs)
+    clear_value_caches()
     frames = [r for r in rejects if len(r)]
     all_rejects = pd.concat(frames, ignore_index=True) if frames else empty_rejects()
     return IngestResult(tables["stations"], tables["reports"], all_rejects[list(REJECT_COLUMNS)], counts)

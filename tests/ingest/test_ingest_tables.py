@@ -393,3 +393,13 @@ def test_one_array_given_for_two_columns_becomes_two(keep: list[bool]) -> None:
     df.loc[0, "name_raw"] = "改"
     assert df.loc[0, "notes"] == "甲"
     assert not np.shares_memory(df["name_raw"].to_numpy(), df["notes"].to_numpy())
+
+
+def test_ingesting_files_leaves_no_value_cached(tmp_path: Path) -> None:
+    from xunqin.normalizers import names, places
+
+    path = write_csv(tmp_path / "s.csv", [STATION_HEADER_EN, station_row("S1", name="李秀兰", hometown="四川南充")])
+    result = ingest_files(path, None)
+    assert result.stations["name_clean"].tolist() == ["李秀兰"]
+    assert result.stations["hometown_level"].tolist() == ["prefecture"]
+    assert names.parse_name.cache_info().currsize == 0 and places._parse_place.cache_info().currsize == 0
