@@ -48,6 +48,10 @@ class FileRefused(Exception):
         self.column = column
         self.why = why
 
+    def __reduce__(self) -> tuple:
+        # as it was made (from a second process too), not from the joined message
+        return (FileRefused, (self.file, self.column, self.why))
+
 
 @dataclass(frozen=True)
 class CellProblem:

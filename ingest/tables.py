@@ -41,11 +41,11 @@ DAYS_PER_YEAR = 365.2425
 # The forked worker starts at once; below this, sending its columns back is not won back.
 SECOND_PROCESS_ROWS = 50_000
 # The second process takes every hometown and this share of the missing places (the first
-# rows); this one the other columns and the rest of the missing places. At M the two place
-# columns cost 31 s of CPU (hometown 16.5 s, missing place 14.6 s), the other columns 20 s:
-# with 68% of the missing places there, this process waited 4.3 s for them; shared so, both
-# finish together.
-SECOND_PROCESS_MISSING_SHARE = 0.54
+# rows); this one the other columns and the rest of the missing places. At M the hometowns
+# cost 8.6 s of CPU, the missing places 7.3 s, the other columns about 12 s; the second
+# process normalizes the stations file first (ingest_files). With 54% there this process
+# waited 2.2 s for them; ingests of M at 0.40 / 0.47 / 0.54: 21.0 / 20.3 / 21.4 s (three each).
+SECOND_PROCESS_MISSING_SHARE = 0.47
 
 NAME_COLUMNS = (
     "name_raw", "name_clean", "name_kind", "surname", "given", "name_core", "name_pinyin",

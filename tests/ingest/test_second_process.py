@@ -142,3 +142,77 @@ def test_a_large_reports_file_gets_its_second_process_before_it_is_read(raw, tmp
     monkeypatch.setattr(tables, "SECOND_PROCESS_FILE_BYTES", path.stat().st_size + 1)  # a smaller file
     ingest.ingest_files(None, path)
     assert events == ["no fork", "read", "fork"]  # decided by its rows when read, as before
+
+
+def _pooled(monkeypatch, size: int) -> None:
+    monkeypatch.setattr(tables, "SECOND_PROCESS_ROWS", 1)
+    monkeypatch.setattr(tables, "SECOND_PROCESS_FILE_BYTES", size)
+    monkeypatch.setattr(tables.threading, "active_count", lambda: 1)  # Prefect's threads of earlier tests
+
+
+@pytest.fixture()
+def files(raw, tmp_path):  # type: ignore[no-untyped-def]
+    from xunqin.data.generate import generate
+
+    stations = generate(300, 10, seed=11).stations.copy()
+    stations.loc[3, "estimated_age"] = "一百五十岁"  # a rejected value
+    stations.loc[4, "record_id"] = ""  # a refused row
+    station_path, report_path = tmp_path / "stations.csv", tmp_path / "reports.csv"
+    stations.to_csv(station_path, index=False)
+    raw.data.to_csv(report_path, index=False)
+    return station_path, report_path
+
+
+def test_the_second_process_takes_the_stations_file_while_this_one_reads_the_reports(files, monkeypatch, tmp_path):
+    import os
+
+    import xunqin.ingest as ingest
+
+    stations, reports = files
+    monkeypatch.setattr(tables, "SECOND_PROCESS_ROWS", 2**62)
+    alone = ingest.ingest_files(stations, reports)
+    log = tmp_path / "reads.txt"
+    real = ingest.read_table
+
+    def read(path, kind):  # type: ignore[no-untyped-def]
+        with log.open("a") as out:  # written from either process
+            out.write(f"{kind} {os.getpid()}\n")
+        return real(path, kind)
+
+    monkeypatch.setattr(ingest, "read_table", read)
+    _pooled(monkeypatch, reports.stat().st_size)
+    pooled = ingest.ingest_files(stations, reports)
+    reads = dict(line.split() for line in log.read_text().splitlines())
+    assert reads["reports"] == str(os.getpid()) and reads["stations"] != str(os.getpid())
+    pd.testing.assert_frame_equal(pooled.stations, alone.stations, check_exact=True)
+    pd.testing.assert_frame_equal(pooled.reports, alone.reports, check_exact=True)
+    pd.testing.assert_frame_equal(pooled.rejects, alone.rejects, check_exact=True)
+    assert list(pooled.counts) == list(alone.counts) and pooled.counts == alone.counts
+    assert (pooled.rejects["file"] == "stations.csv").sum() >= 2  # the age and the refused row
+
+
+@pytest.mark.parametrize("broken", [("stations",), ("reports",), ("stations", "reports")])
+def test_a_refused_file_is_named_as_read_in_order(files, monkeypatch, broken):
+    import xunqin.ingest as ingest
+    from xunqin.ingest.read import FileRefused
+
+    stations, reports = files
+    size = reports.stat().st_size
+    for kind, path in (("stations", stations), ("reports", reports)):
+        if kind in broken:
+            path.write_text("nothing,to,see\n1,2,3\n" * 5_000 if kind == "reports" else "nothing,to,see\n", encoding="utf-8")
+    _pooled(monkeypatch, min(size, reports.stat().st_size))
+    with pytest.raises(FileRefused) as refused:
+        ingest.ingest_files(stations, reports)
+    assert refused.value.file == str(stations if "stations" in broken else reports)
+    assert "no header row" in refused.value.why
+
+
+def test_a_refusal_crosses_processes_whole() -> None:
+    import pickle
+
+    from xunqin.ingest.read import FileRefused
+
+    again = pickle.loads(pickle.dumps(FileRefused("a.csv", "name", "file not found")))
+    assert (type(again), again.file, again.column, again.why, str(again)) == (
+        FileRefused, "a.csv", "name", "file not found", "a.csv: name: file not found")
