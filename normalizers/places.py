@@ -68,6 +68,7 @@ _FULL, _ALIAS, _DRIFT, _SHORT = 4, 3, 2, 1
 # A short name followed by one of these is a street or village name (中山路, 新华街, 城关乡).
 _STREET_AFTER = frozenset("路街道巷弄胡村屯镇乡社号桥里")
 _STREET_AFTER2 = frozenset({"大街", "大道", "大学", "小区", "广场"})
+_AFTER_CHARS = _STREET_AFTER | {ch for pair in _STREET_AFTER2 for ch in pair}  # "\x00" is none
 _NON_TEXT = re.compile(r"[\s\u3000,，。.;；:：、!！?？\"'“”‘’()（）\[\]【】<>《》/\\|_~`·•—-]+")
 _DIGITS = re.compile(r"\d{6}(?:\d{6})?")
 
@@ -332,8 +333,69 @@ def _matcher() -> tuple[dict[str, _Key], dict[str, int], dict[str, tuple[int, ..
     return keys, tiers, {k: tuple(sorted(ls, reverse=True)) for k, ls in lengths.items()}
 
 
+# A county-level name ends the part of an address that many addresses share (河南省周口市商水县);
+# what follows (城关乡王庄村3组) is mostly each address's own.
+_COUNTY_ENDS = ("县", "区", "旗")
+_CUT_SEARCH = 20  # characters looked at for that end
+
+
 def _find_hits(text: str) -> list[tuple[int, int, str]]:
-    """Non-overlapping name matches covering as much of ``text`` as possible (DP over spans)."""
+    """Non-overlapping name matches covering as much of ``text`` as possible (DP over spans).
+
+    An address is cut after its county-level name when no name runs across the cut: the best
+    cover of the whole is then the best cover of the head followed by that of the rest (the
+    DP's value adds up over the two), and the head's, which many addresses share, is cached.
+    On the 978,124 distinct places of size M: 10.0 µs a place before, 7.0 µs so."""
+    cut = _shared_head(text)
+    if cut is None:
+        return _hits_from(text, 0)
+    # of what follows the head only what decides a street's name counts (中山|路): the rest
+    # is blanked, so that the heads of a county's addresses are one cached value
+    after = text[cut : cut + 2]
+    first = after[0] if after[0] in _AFTER_CHARS else "\x00"
+    second = after[1] if after in _STREET_AFTER2 else "\x00"
+    return _head_hits(text[:cut] + first + second, cut) + _hits_from(text, cut)
+
+
+def _shared_head(text: str) -> int | None:
+    """Where to cut ``text`` (after its first county-level name), or None: no such name, or a
+    name of the table crossing the cut (whatever follows it: see :func:`_find_hits`)."""
+    ends = [at for at in (text.find(ch, 2, _CUT_SEARCH) for ch in _COUNTY_ENDS) if at > 0]
+    if not ends:
+        return None
+    cut = min(ends) + 1
+    if cut >= len(text) - 1:
+        return None
+    if text[cut - 1 : cut + 1] not in _inner_pairs():
+        return cut  # no name holds these two characters side by side: none runs across
+    _, tiers, lengths = _matcher()
+    for i in range(max(cut - _longest_key() + 1, 0), cut):
+        for length in lengths.get(text[i : i + 2], ()):
+            if i + length > cut and text[i : i + length] in tiers:
+                return None
+    return cut
+
+
+@functools.cache
+def _longest_key() -> int:
+    return max(map(len, _matcher()[1]))
+
+
+@functools.cache
+def _inner_pairs() -> frozenset[str]:
+    """Every two characters side by side in some name of the table."""
+    return frozenset(key[k : k + 2] for key in _matcher()[1] for k in range(len(key) - 1))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _head_hits(head: str, cut: int) -> list[tuple[int, int, str]]:
+    """The hits of a text's first ``cut`` characters; ``head`` holds two more, which decide
+    whether a short name is a street's (中山路)."""
+    return [hit for hit in _hits_from(head, 0) if hit[0] < cut]
+
+
+def _hits_from(text: str, first: int) -> list[tuple[int, int, str]]:
+    """:func:`_find_hits` over the names starting at ``first`` or later."""
     _, tiers, lengths = _matcher()
     n = len(text)
     # A DP value (chars covered, tier sum, -hits) is packed into one int, c*B*B + t*B - hits,
@@ -342,10 +404,9 @@ def _find_hits(text: str) -> list[tuple[int, int, str]]:
     base2 = base * base
     starts: list[int] = []
     spans: dict[int, list[tuple[int, str, int]]] = {}
-    for i in range(n - 1):
-        lens = lengths.get(text[i : i + 2])
-        if lens is None:
-            continue
+    # the positions where a name may start, in one comprehension (most positions start none)
+    for i in [i for i in range(first, n - 1) if text[i : i + 2] in lengths]:
+        lens = lengths[text[i : i + 2]]
         found: list[tuple[int, str, int]] = []
         for length in lens:  # longest first, as the DP's tie rule expects
             end = i + length
