@@ -21,8 +21,13 @@ def context(prepared: Prepared) -> Context:
 def comparison_levels(ctx: Context, comparison: Comparison, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Level index per pair for one comparison; conditions run only on unclaimed pairs."""
     levels = np.full(len(i), len(comparison.levels) - 1, dtype=np.int8)
-    remaining = np.arange(len(i), dtype=np.int64)
+    remaining: np.ndarray | None = None  # every pair, until a level claims some
     for index, level in enumerate(comparison.levels[:-1]):
+        if remaining is None:
+            hit = np.asarray(PREDICATES[level.when](ctx, i, j, level.params), dtype=bool)
+            levels[hit] = index
+            remaining = np.flatnonzero(~hit)
+            continue
         if not len(remaining):
             break
         hit = np.asarray(PREDICATES[level.when](ctx, i[remaining], j[remaining], level.params), dtype=bool)
