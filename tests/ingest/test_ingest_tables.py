@@ -403,3 +403,19 @@ def test_ingesting_files_leaves_no_value_cached(tmp_path: Path) -> None:
     assert result.stations["name_clean"].tolist() == ["李秀兰"]
     assert result.stations["hometown_level"].tolist() == ["prefecture"]
     assert names.parse_name.cache_info().currsize == 0 and places._parse_place.cache_info().currsize == 0
+
+
+def test_rows_refused_for_their_key_in_row_order(tmp_path: Path) -> None:
+    ids = ["S1", "S2", "", "S1", "S1", "  ", "S3", "S2"]
+    text = "\n".join(",".join(map(str, row)) for row in [STATION_HEADER_EN, *(station_row(k) for k in ids)])
+    path = tmp_path / "s.csv"
+    path.write_text(text[:-3], encoding="utf-8")  # the last row (S2 again) cut short, no line break
+    df, rejects, counts = ingest_one(path, "stations")
+    assert df["record_id"].tolist() == ["S1", "S2", "S3"]
+    refused = rejects[rejects["severity"] == "refused"]
+    assert refused["row"].tolist() == [4, 5, 6, 7, 9]
+    reasons = refused["reason"].tolist()
+    assert reasons[0] == reasons[3] == "empty record_id: row refused"
+    assert reasons[1] == reasons[2] == "duplicate record_id (first at row 2): row refused"
+    assert reasons[4].startswith("row truncated")  # refused as cut, not as a repeat of S2
+    assert counts.rows_refused == 5 and counts.rows_out == 3
