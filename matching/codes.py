@@ -241,6 +241,52 @@ def single(series: pd.Series, vocab: Vocabulary) -> np.ndarray:
     return per_unique[row_codes]
 
 
+# Rows of a field as slots: at most this many, and enough that only this share of rows holds more.
+MAX_SLOTS = 4
+WIDE_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Slots:
+    """A field's values in a fixed number of slots per row, slot by slot (``values[s]`` holds
+    every row's s-th value, ``fill`` where it has none): "do two rows share a value" is then a
+    few comparisons of gathered int32 columns. Rows holding more values than slots are ``wide``
+    and compared on the field itself."""
+
+    values: np.ndarray  # int32 (slots, rows)
+    wide: np.ndarray  # bool per row
+
+
+def slots(field: MultiValue, fill: int) -> Slots:
+    """:class:`Slots` of ``field``; ``fill`` (negative) stands for no value."""
+    counts = field.counts()
+    width = 1
+    while width < MAX_SLOTS and (counts > width).mean() > WIDE_SHARE:
+        width += 1
+    values = np.full((width, field.n), fill, dtype=np.int32)
+    rows = field.rows_of_values()
+    rank = np.arange(len(rows), dtype=np.int64) - np.repeat(field.indptr[:-1], counts)
+    held = rank < width
+    values[rank[held], rows[held]] = field.codes[: len(rows)][held]
+    return Slots(values, counts > width)
+
+
+def overlaps_in_slots(a: MultiValue, a_slots: Slots, b: MultiValue, b_slots: Slots, i: np.ndarray, j: np.ndarray
+                      ) -> np.ndarray:
+    """:func:`overlaps` through the fields' slots (their fills differ, so that no value is
+    shared by two empty slots); pairs holding a wide row go through :func:`overlaps`."""
+    b_values = [column[j] for column in b_slots.values]
+    out = np.zeros(len(i), dtype=bool)
+    for column in a_slots.values:
+        mine = column[i]
+        for theirs in b_values:
+            out |= mine == theirs
+    wide = np.flatnonzero(a_slots.wide[i] | b_slots.wide[j])
+    if len(wide):
+        out[wide] = overlaps(a, b, i[wide], j[wide])
+    return out
+
+
 def overlaps(a: MultiValue, b: MultiValue, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """For each pair (i[k], j[k]): does row i of ``a`` share a value with row j of ``b``?
 

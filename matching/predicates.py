@@ -7,14 +7,15 @@ evaluated on the pairs that no earlier level of the same comparison has claimed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from .codes import overlaps, unique_ints
+from .codes import Slots, overlaps_in_slots, slots, unique_ints
 from .features import DAYS_PER_YEAR, Side
 
 
@@ -23,9 +24,21 @@ class Context:
     stations: Side
     reports: Side
     vocab_strings: np.ndarray  # code -> string
+    # each field's slots, made on first use (comparing runs on threads: made under the lock)
+    _slots: dict[tuple[str, str], Slots] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def overlaps(self, station_field: str, report_field: str, i, j) -> np.ndarray:
-        return overlaps(self.stations.multi[station_field], self.reports.multi[report_field], i, j)
+        a, b = self.stations.multi[station_field], self.reports.multi[report_field]
+        return overlaps_in_slots(a, self._slots_of("stations", station_field, a), b,
+                                 self._slots_of("reports", report_field, b), i, j)
+
+    def _slots_of(self, side: str, name: str, values) -> Slots:
+        key = (side, name)
+        with self._lock:
+            if key not in self._slots:
+                self._slots[key] = slots(values, -1 if side == "stations" else -2)
+            return self._slots[key]
 
 
 Predicate = Callable[[Context, np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
