@@ -106,7 +106,8 @@ def ingest_files(stations: str | Path | None, reports: str | Path | None) -> Ing
         done: dict[str, Future] = {}
         if pool is not None and stations is not None:
             done["stations"] = pool.submit(ingest_one, stations, "stations")
-        for kind, path in (("reports", reports), ("stations", stations)) if done else (("stations", stations), ("reports", reports)):
+        order = (("reports", reports), ("stations", stations)) if done else (("stations", stations), ("reports", reports))
+        for kind, path in order:
             if path is not None and kind not in done:
                 try:
                     done[kind] = _finished(ingest_one(path, kind, pool if kind == "reports" else None))  # type: ignore[arg-type]

@@ -289,9 +289,9 @@ def _key(raw: RawTable, rejects: _Rejects, problems_by_cell: dict[tuple[int, str
     empty = pd.isna(keys) & ~is_cut
     # a repeat of a key an earlier row kept (rows refused for a cut or an empty key keep none);
     # looked at as whole columns, not row by row (0.7 s of size M's ingest)
-    kept = pd.Series(keys[~is_cut & ~empty], dtype=object)
-    repeat_of_kept = kept.duplicated().to_numpy()
     eligible = np.flatnonzero(~is_cut & ~empty)
+    kept = pd.Series(keys[eligible], dtype=object)
+    repeat_of_kept = kept.duplicated().to_numpy()
     repeat = np.zeros(len(keys), dtype=bool)
     repeat[eligible[repeat_of_kept]] = True
     first_row = dict(zip(kept[~repeat_of_kept].tolist(), source_row[eligible[~repeat_of_kept]].tolist()))

@@ -253,7 +253,7 @@ class Slots:
     few comparisons of gathered int32 columns. Rows holding more values than slots are ``wide``
     and compared on the field itself."""
 
-    values: np.ndarray  # int32 (slots, rows)
+    values: np.ndarray  # int32 (int64 for a vocabulary past int32's range): (slots, rows)
     wide: np.ndarray  # bool per row
 
 
@@ -263,7 +263,8 @@ def slots(field: MultiValue, fill: int) -> Slots:
     width = 1
     while width < MAX_SLOTS and (counts > width).mean() > WIDE_SHARE:
         width += 1
-    values = np.full((width, field.n), fill, dtype=np.int32)
+    small = not len(field.codes) or int(field.codes.max()) <= np.iinfo(np.int32).max
+    values = np.full((width, field.n), fill, dtype=np.int32 if small else np.int64)
     rows = field.rows_of_values()
     rank = np.arange(len(rows), dtype=np.int64) - np.repeat(field.indptr[:-1], counts)
     held = rank < width

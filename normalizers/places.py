@@ -354,7 +354,7 @@ def _find_hits(text: str) -> list[tuple[int, int, str]]:
     after = text[cut : cut + 2]
     first = after[0] if after[0] in _AFTER_CHARS else "\x00"
     second = after[1] if after in _STREET_AFTER2 else "\x00"
-    return _head_hits(text[:cut] + first + second, cut) + _hits_from(text, cut)
+    return [*_head_hits(text[:cut] + first + second, cut), *_hits_from(text, cut)]
 
 
 def _shared_head(text: str) -> int | None:
@@ -388,10 +388,10 @@ def _inner_pairs() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _head_hits(head: str, cut: int) -> list[tuple[int, int, str]]:
-    """The hits of a text's first ``cut`` characters; ``head`` holds two more, which decide
-    whether a short name is a street's (中山路)."""
-    return [hit for hit in _hits_from(head, 0) if hit[0] < cut]
+def _head_hits(head: str, cut: int) -> tuple[tuple[int, int, str], ...]:
+    """The hits of a text's first ``cut`` characters (a tuple: the cached value is shared);
+    ``head`` holds two more, which decide whether a short name is a street's (中山路)."""
+    return tuple(hit for hit in _hits_from(head, 0) if hit[0] < cut)
 
 
 def _hits_from(text: str, first: int) -> list[tuple[int, int, str]]:

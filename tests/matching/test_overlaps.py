@@ -60,3 +60,13 @@ def test_rows_with_more_values_than_slots_are_wide() -> None:
     assert held.values.shape[0] == 4  # 10% hold two or more values: up to four slots
     assert held.wide.tolist() == [len(r) > 4 for r in ([[1], [2, 3], [], [4], [5, 6, 7, 8, 9, 10]] + [[0]] * 5) * 20]
     assert held.values[:, 1].tolist() == [2, 3, -1, -1]
+
+
+def test_slots_keep_codes_past_int32() -> None:
+    from xunqin.matching.codes import overlaps_in_slots, slots
+
+    big = 2**31 + 5  # a national vocabulary may grow past int32: codes must not wrap
+    a, b = _field([[big], [7]]), _field([[big - 2**32], [big]])
+    a_slots, b_slots = slots(a, -1), slots(b, -2)
+    got = overlaps_in_slots(a, a_slots, b, b_slots, np.array([0, 0, 1]), np.array([0, 1, 1]))
+    assert got.tolist() == [False, True, False]
