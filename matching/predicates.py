@@ -24,8 +24,8 @@ class Context:
     stations: Side
     reports: Side
     vocab_strings: np.ndarray  # code -> string
-    # each field's slots, made on first use (comparing runs on threads: made under the lock)
-    _slots: dict[tuple[str, str], Slots] = field(default_factory=dict, repr=False, compare=False)
+    # values per record made on first use (a field's slots, unit vectors of places)
+    _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def overlaps(self, station_field: str, report_field: str, i, j) -> np.ndarray:
@@ -34,11 +34,15 @@ class Context:
                                  self._slots_of("reports", report_field, b), i, j)
 
     def _slots_of(self, side: str, name: str, values) -> Slots:
-        key = (side, name)
+        return self.per_record(("slots", side, name), lambda: slots(values, -1 if side == "stations" else -2))
+
+    def per_record(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        """``make()``, once per ``key`` (values per record that every chunk of pairs gathers
+        from; chunks run on threads, so it is made under the lock)."""
         with self._lock:
-            if key not in self._slots:
-                self._slots[key] = slots(values, -1 if side == "stations" else -2)
-            return self._slots[key]
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]
 
 
 Predicate = Callable[[Context, np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
@@ -68,9 +72,9 @@ def _name_missing(ctx: Context, i, j, p) -> np.ndarray:
 
 def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
     """Jaro-Winkler on the first (most likely) reading of both full names, spaces removed."""
-    field = p.get("field", "name_pinyin")
-    a = ctx.stations.values[f"{field}_first"][i]
-    b = ctx.reports.values[f"{field}_first"][j]
+    field = f'{p.get("field", "name_pinyin")}_first'
+    a = ctx.stations.values[field][i]
+    b = ctx.reports.values[field][j]
     ok = (a >= 0) & (b >= 0)
     out = np.zeros(len(i), dtype=bool)
     if not ok.any():
@@ -80,17 +84,23 @@ def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
     keys = a[ok] * span + b[ok]
     distinct = unique_ints(keys)
     inverse = np.searchsorted(distinct, keys)
-    left, right = _without_spaces(ctx.vocab_strings, distinct // span), _without_spaces(ctx.vocab_strings, distinct % span)
+    left = _without_spaces(ctx, "stations", field)(distinct // span)
+    right = _without_spaces(ctx, "reports", field)(distinct % span)
     sims = process.cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1)
     out[ok] = sims[inverse] >= float(p["min"])
     return out
 
 
-def _without_spaces(strings: np.ndarray, codes: np.ndarray) -> list[str]:
-    """The strings of ``codes`` with spaces removed, each distinct code once."""
-    distinct, inverse = np.unique(codes, return_inverse=True)
-    table = np.array([strings[c].replace(" ", "") for c in distinct.tolist()], dtype=object)
-    return table[inverse].tolist()
+def _without_spaces(ctx: Context, side: str, field: str) -> Callable[[np.ndarray], list[str]]:
+    """codes -> their strings with spaces removed, for the codes of one side's field (each
+    distinct code's string made once, not once per chunk of pairs)."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        codes = np.unique(getattr(ctx, side).values[field])
+        codes = codes[codes >= 0]
+        return codes, np.array([ctx.vocab_strings[c].replace(" ", "") for c in codes.tolist()], dtype=object)
+
+    codes, strings = ctx.per_record(("without_spaces", side, field), make)
+    return lambda wanted: strings[np.searchsorted(codes, wanted)].tolist()
 
 
 def _gender_missing(ctx: Context, i, j, p) -> np.ndarray:
@@ -147,25 +157,33 @@ def _elapsed_within(ctx: Context, i, j, p) -> np.ndarray:
 EARTH_KM = 6371.0
 
 
-def _haversine(ctx: Context, i, j, p) -> np.ndarray:
-    """The haversine term of the great-circle distance (monotone in it; nan where missing)."""
-    st, rp = ctx.stations.values, ctx.reports.values
-    # radians and cosines per record, not per pair
-    lat1, lon1 = np.radians(st[p["station"] + "_lat"]), np.radians(st[p["station"] + "_lon"])
-    lat2, lon2 = np.radians(rp[p["report"] + "_lat"]), np.radians(rp[p["report"] + "_lon"])
-    half_lat = np.sin((lat2[j] - lat1[i]) / 2)
-    half_lon = np.sin((lon2[j] - lon1[i]) / 2)
-    return half_lat * half_lat + np.cos(lat1)[i] * np.cos(lat2)[j] * (half_lon * half_lon)
+def _unit_vectors(side: Side, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each record's place as a point (x, y, z) on the unit sphere; nan where it has none."""
+    lat, lon = np.radians(side.values[prefix + "_lat"]), np.radians(side.values[prefix + "_lon"])
+    return np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+
+
+def _places(ctx: Context, p) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    station, report = p["station"], p["report"]
+    return (ctx.per_record(("unit", "stations", station), lambda: _unit_vectors(ctx.stations, station)),
+            ctx.per_record(("unit", "reports", report), lambda: _unit_vectors(ctx.reports, report)))
 
 
 def _distance_missing(ctx: Context, i, j, p) -> np.ndarray:
-    return np.isnan(_haversine(ctx, i, j, p))
+    a, b = _places(ctx, p)
+    return np.isnan(a[0][i]) | np.isnan(b[0][j])
 
 
 def _distance_within(ctx: Context, i, j, p) -> np.ndarray:
-    # d <= km  <=>  haversine term <= sin^2(km / 2R): no arcsin or square root per pair
+    # d <= km  <=>  the haversine term sin^2(d / 2R) = (1 - cos(d / R)) / 2 <= sin^2(km / 2R),
+    # and cos(d / R) is the dot product of the unit vectors: three products per pair and no
+    # sine (the sines per pair were a seventh of comparing at size M)
     limit = np.sin(min(float(p["km"]) / (2 * EARTH_KM), np.pi / 2)) ** 2
-    return _haversine(ctx, i, j, p) <= limit
+    a, b = _places(ctx, p)
+    dot = a[0][i] * b[0][j]
+    dot += a[1][i] * b[1][j]
+    dot += a[2][i] * b[2][j]
+    return dot >= 1 - 2 * limit
 
 
 def _height_missing(ctx: Context, i, j, p) -> np.ndarray:

@@ -163,3 +163,36 @@ def test_every_comparison_level_is_exercised():
         for label in comparison.labels:
             if (comparison.name, label) not in reached:
                 pytest.fail(f"no case reaches {comparison.name}={label}")
+
+
+def test_found_place_levels_follow_the_great_circle_distance():
+    """Many random places across China (and some missing): the found_place level of each pair is
+    the first band its great-circle distance falls in, as the distance formula says; pairs
+    within a metre of a band's edge are left out (either side of the edge is right for them)."""
+    from xunqin.normalizers.places import haversine_km
+
+    rng = np.random.default_rng(7)
+    n = 400
+    lat, lon = rng.uniform(18, 53, n), rng.uniform(73, 135, n)
+    near = rng.random(n) < 0.5  # half close to the first record's place, so short bands fill too
+    lat[near] = 30 + rng.normal(0, 1.5, near.sum())
+    lon[near] = 114 + rng.normal(0, 1.5, near.sum())
+    lat[rng.random(n) < 0.05] = np.nan
+    stations = pd.DataFrame([{**STATION, "record_id": f"S{k}", "found_lat": lat[k], "found_lon": lon[k]} for k in range(n)])
+    reports = pd.DataFrame([{**REPORT, "record_id": f"R{k}", "missing_lat": lat[::-1][k], "missing_lon": lon[::-1][k]}
+                            for k in range(n)])
+    settings = default_settings()
+    position = [c.name for c in settings.comparisons].index("found_place")
+    comparison = settings.comparisons[position]
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    levels = compare(context(prepare(stations, reports)), settings, i, j)[:, position]
+    km = haversine_km(lat[i], lon[i], lat[::-1][j], lon[::-1][j])
+    bands = [float(level.params["km"]) for level in comparison.levels if level.when == "distance_within"]
+    edge = np.isclose(km[:, None], np.array(bands)[None, :], rtol=0, atol=0.001).any(axis=1)
+    expected = np.where(np.isnan(km), "null", "else").astype(object)
+    for band in sorted(bands, reverse=True):
+        expected[km <= band] = f"km_{band:g}"
+    got = np.array(comparison.labels, dtype=object)[levels]
+    assert (~edge).sum() > 0.99 * len(km)
+    assert set(expected) == {"null", "km_30", "km_150", "km_500", "else"}
+    np.testing.assert_array_equal(got[~edge], expected[~edge])
