@@ -14,8 +14,15 @@ from .settings import Comparison, Settings
 CHUNK_PAIRS = 1_000_000  # bounds the temporaries of one predicate call
 
 
-def context(prepared: Prepared) -> Context:
-    return Context(prepared.stations, prepared.reports, prepared.vocab.decode_table())
+# Tables per record (see Context) when the pairs outnumber the records this many times
+TABLES_PER_RECORD_PAIRS = 2
+
+
+def context(prepared: Prepared, pairs: int | None = None) -> Context:
+    """What comparing ``pairs`` pairs of these sides works from (None: many)."""
+    records = prepared.stations.n + prepared.reports.n
+    return Context(prepared.stations, prepared.reports, prepared.vocab.decode_table(),
+                   pairs is None or pairs >= TABLES_PER_RECORD_PAIRS * records)
 
 
 def comparison_levels(ctx: Context, comparison: Comparison, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -297,7 +297,7 @@ def match_prepared(
     # reported twice is grouped with reports that were not compared)
     small, si, sj = _compact(prepared, i, j) if focused else (prepared, i, j)
     lap("index")
-    ctx = compare_mod.context(small)
+    ctx = compare_mod.context(small, len(si))
     levels = compare_mod.compare(
         ctx, settings, si, sj,
         progress=lambda done, total: say(Counted("comparing", done, total, "pairs")),

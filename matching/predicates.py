@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from .codes import Slots, overlaps_in_slots, slots, unique_ints
+from .codes import Slots, overlaps, overlaps_in_slots, slots, unique_ints
 from .features import DAYS_PER_YEAR, Side
 
 
@@ -24,12 +24,18 @@ class Context:
     stations: Side
     reports: Side
     vocab_strings: np.ndarray  # code -> string
-    # values per record made on first use (a field's slots, unit vectors of places)
+    # Tables per record (a field's slots, places as unit vectors, spaceless readings) pay when
+    # many more pairs than records are compared (a shard of a full match); a night's pairs,
+    # about one per record, are compared on the values they gather: the same levels either way
+    per_record_tables: bool = True
+    # those tables, made on first use
     _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def overlaps(self, station_field: str, report_field: str, i, j) -> np.ndarray:
         a, b = self.stations.multi[station_field], self.reports.multi[report_field]
+        if not self.per_record_tables:
+            return overlaps(a, b, i, j)
         return overlaps_in_slots(a, self._slots_of("stations", station_field, a), b,
                                  self._slots_of("reports", report_field, b), i, j)
 
@@ -92,15 +98,23 @@ def _pinyin_similarity(ctx: Context, i, j, p) -> np.ndarray:
 
 
 def _without_spaces(ctx: Context, side: str, field: str) -> Callable[[np.ndarray], list[str]]:
-    """codes -> their strings with spaces removed, for the codes of one side's field (each
-    distinct code's string made once, not once per chunk of pairs)."""
+    """codes -> their strings with spaces removed; with tables per record, each distinct code
+    of one side's field is worked out once, not once per chunk of pairs."""
+    strings = ctx.vocab_strings
+    if not ctx.per_record_tables:
+        def each(wanted: np.ndarray) -> list[str]:
+            distinct, inverse = np.unique(wanted, return_inverse=True)
+            table = np.array([strings[c].replace(" ", "") for c in distinct.tolist()], dtype=object)
+            return table[inverse].tolist()
+        return each
+
     def make() -> tuple[np.ndarray, np.ndarray]:
         codes = np.unique(getattr(ctx, side).values[field])
         codes = codes[codes >= 0]
-        return codes, np.array([ctx.vocab_strings[c].replace(" ", "") for c in codes.tolist()], dtype=object)
+        return codes, np.array([strings[c].replace(" ", "") for c in codes.tolist()], dtype=object)
 
-    codes, strings = ctx.per_record(("without_spaces", side, field), make)
-    return lambda wanted: strings[np.searchsorted(codes, wanted)].tolist()
+    codes, table = ctx.per_record(("without_spaces", side, field), make)
+    return lambda wanted: table[np.searchsorted(codes, wanted)].tolist()
 
 
 def _gender_missing(ctx: Context, i, j, p) -> np.ndarray:
@@ -157,21 +171,31 @@ def _elapsed_within(ctx: Context, i, j, p) -> np.ndarray:
 EARTH_KM = 6371.0
 
 
-def _unit_vectors(side: Side, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each record's place as a point (x, y, z) on the unit sphere; nan where it has none."""
-    lat, lon = np.radians(side.values[prefix + "_lat"]), np.radians(side.values[prefix + "_lon"])
+def _unit_vectors(side: Side, prefix: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Places (of ``rows``, else every record) as points (x, y, z) on the unit sphere; nan
+    where there is none."""
+    lat, lon = side.values[prefix + "_lat"], side.values[prefix + "_lon"]
+    if rows is not None:
+        lat, lon = lat[rows], lon[rows]
+    lat, lon = np.radians(lat), np.radians(lon)
     return np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
 
 
-def _places(ctx: Context, p) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+def _pair_places(ctx: Context, i, j, p) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """The unit vectors of both places of every pair (the same numbers with or without tables
+    per record: the same operations on the same values)."""
     station, report = p["station"], p["report"]
-    return (ctx.per_record(("unit", "stations", station), lambda: _unit_vectors(ctx.stations, station)),
-            ctx.per_record(("unit", "reports", report), lambda: _unit_vectors(ctx.reports, report)))
+    if not ctx.per_record_tables:
+        return _unit_vectors(ctx.stations, station, i), _unit_vectors(ctx.reports, report, j)
+    a = ctx.per_record(("unit", "stations", station), lambda: _unit_vectors(ctx.stations, station))
+    b = ctx.per_record(("unit", "reports", report), lambda: _unit_vectors(ctx.reports, report))
+    return tuple(v[i] for v in a), tuple(v[j] for v in b)
 
 
 def _distance_missing(ctx: Context, i, j, p) -> np.ndarray:
-    a, b = _places(ctx, p)
-    return np.isnan(a[0][i]) | np.isnan(b[0][j])
+    station, report = p["station"], p["report"]
+    return (np.isnan(ctx.stations.values[station + "_lat"][i]) | np.isnan(ctx.stations.values[station + "_lon"][i])
+            | np.isnan(ctx.reports.values[report + "_lat"][j]) | np.isnan(ctx.reports.values[report + "_lon"][j]))
 
 
 def _distance_within(ctx: Context, i, j, p) -> np.ndarray:
@@ -179,10 +203,10 @@ def _distance_within(ctx: Context, i, j, p) -> np.ndarray:
     # and cos(d / R) is the dot product of the unit vectors: three products per pair and no
     # sine (the sines per pair were a seventh of comparing at size M)
     limit = np.sin(min(float(p["km"]) / (2 * EARTH_KM), np.pi / 2)) ** 2
-    a, b = _places(ctx, p)
-    dot = a[0][i] * b[0][j]
-    dot += a[1][i] * b[1][j]
-    dot += a[2][i] * b[2][j]
+    a, b = _pair_places(ctx, i, j, p)
+    dot = a[0] * b[0]
+    dot += a[1] * b[1]
+    dot += a[2] * b[2]
     return dot >= 1 - 2 * limit
 
 

@@ -190,7 +190,7 @@ def _compared(shard: LoadedShard, settings: Settings, counts: Counts, exclude: p
     if "compared" in shard.kept:
         return shard.kept.pop("compared")
     blocked, i, j = _blocked(shard, settings, counts, exclude)
-    levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, i, j, progress=_counting(shard))
+    levels = compare_mod.compare(compare_mod.context(shard.prepared, len(i)), settings, i, j, progress=_counting(shard))
     return blocked, i, j, levels
 
 
@@ -251,9 +251,9 @@ def pattern_counts(shard: LoadedShard, settings: Settings, counts: Counts, exclu
         _, i, j = _blocked(shard, settings, counts, exclude)
         mine = training[i]
         i, j = i[mine], j[mine]
-        levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, i, j)
+        levels = compare_mod.compare(compare_mod.context(shard.prepared, len(i)), settings, i, j)
     positions, ri, rj = random
-    random_levels = compare_mod.compare(compare_mod.context(shard.prepared), settings, ri, rj)
+    random_levels = compare_mod.compare(compare_mod.context(shard.prepared, len(ri)), settings, ri, rj)
     return ShardPatterns(model_mod.PatternCounts.of_pairs(i, levels), positions, random_levels)
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from xunqin.matching.compare import compare, context
+from xunqin.matching.predicates import Context
 from xunqin.matching.features import prepare
 from xunqin.matching.settings import default_settings
 
@@ -196,3 +197,31 @@ def test_found_place_levels_follow_the_great_circle_distance():
     assert (~edge).sum() > 0.99 * len(km)
     assert set(expected) == {"null", "km_30", "km_150", "km_500", "else"}
     np.testing.assert_array_equal(got[~edge], expected[~edge])
+
+
+def test_levels_are_the_same_with_and_without_tables_per_record():
+    """Comparing from tables made per record (a full match) and from the values each pair
+    gathers (a night's few pairs) gives every pair the same level of every comparison."""
+    from pathlib import Path
+
+    from xunqin.ingest import ingest_files
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    tables = ingest_files(stations=sample / "stations.csv", reports=sample / "reports.csv")
+    prepared = prepare(tables.stations, tables.reports)
+    rng = np.random.default_rng(11)
+    n = 60_000
+    i, j = rng.integers(0, prepared.stations.n, n), rng.integers(0, prepared.reports.n, n)
+    # and the pairs blocking would offer, where most levels above "else" are reached
+    from xunqin.matching.blocking import index
+
+    blocked = index(prepared, default_settings())
+    i, j = np.concatenate([i, blocked.station_rows]), np.concatenate([j, blocked.report_rows])
+    settings = default_settings()
+    many = context(prepared)
+    few = Context(prepared.stations, prepared.reports, many.vocab_strings, per_record_tables=False)
+    assert many.per_record_tables and not context(prepared, pairs=10).per_record_tables
+    with_tables, without = compare(many, settings, i, j), compare(few, settings, i, j)
+    np.testing.assert_array_equal(with_tables, without)
+    for c, comparison in enumerate(settings.comparisons):  # the levels were really reached
+        assert len(np.unique(with_tables[:, c])) >= min(3, len(comparison.levels)), comparison.name
