@@ -180,9 +180,13 @@ def _id_tail(df: pd.DataFrame) -> pd.Series:
     """Last four characters of the full ID number plus any 'tail:' fragment from notes."""
     from xunqin.normalizers.id_numbers import id_tails
 
-    full = text_values(_col(df, "id_number")).tolist()
-    frags = text_values(_col(df, "id_fragments")).tolist()
-    return pd.Series([id_tails(number, fragments) for number, fragments in zip(full, frags)], index=df.index, dtype=object)
+    full = text_values(_col(df, "id_number"))
+    frags = text_values(_col(df, "id_fragments"))
+    # most rows have no fragment: their tail is the number's, found without a call per row
+    tails = np.array([number[-4:] if len(number) >= 4 else "" for number in full.tolist()], dtype=object)
+    noted = np.flatnonzero(frags != "")
+    tails[noted] = [id_tails(number, fragments) for number, fragments in zip(full[noted].tolist(), frags[noted].tolist())]
+    return pd.Series(tails, index=df.index, dtype=object)
 
 
 def _birth_buckets_for_range(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

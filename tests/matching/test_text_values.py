@@ -87,3 +87,17 @@ def test_positional_frames_are_indexed_from_zero_without_copying(index):
     assert list(got.index) == [0, 1, 2] and got["name_clean"].tolist() == ["甲", "乙", "丙"]
     assert np.shares_memory(got["name_clean"].to_numpy(), df["name_clean"].to_numpy())
     assert list(df.index) == list(index)  # the caller's frame keeps its index
+
+
+def test_id_tail_column_is_id_tails_of_every_row():
+    """The prepared tail column, found for rows without fragments without a call per row, is
+    what id_tails gives each row (numbers alone, fragments alone, both, neither, missing)."""
+    from xunqin.matching.features import _id_tail
+    from xunqin.normalizers.id_numbers import id_tails
+
+    numbers = ["410123196003010024", "", None, "410123196003010024", "", "12", "41012319650505003X"]
+    fragments = ["", "tail:1234", None, "tail:0024|full:41012319650505003X", "head:410123", "", None]
+    got = _id_tail(pd.DataFrame({"id_number": numbers, "id_fragments": fragments}, index=[5, 3, 9, 1, 0, 2, 4]))
+    assert got.tolist() == [id_tails(n or "", f or "") for n, f in zip(numbers, fragments)]
+    assert got.tolist() == ["0024", "1234", "", "0024|003X", "", "", "003X"]
+    assert list(got.index) == [5, 3, 9, 1, 0, 2, 4]
