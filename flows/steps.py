@@ -128,7 +128,8 @@ def take_file(url: str, path: str, archive: str, quarantine: str, run_id: int | 
     with db.sessions(url).begin() as s:
         outcome = records.add_records(s, kind=kind, file_name=file.name, content_hash=content_hash, raw=raw.data,
                                    raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=run_id)
-        search.catch_up(s)  # the search keys land with the records they index
+        # the search keys land with the records they index
+        search.catch_up(s, search.Stored(kind, normalized.iloc[list(outcome.stored_rows)]))
     _move(file, Path(archive), content_hash)
     result = _outcome_dict(outcome)
     result["seconds"] = round(time.perf_counter() - started, 2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib.resources import files
 
@@ -60,6 +62,21 @@ def checkpoint(url: str) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     except sa.exc.DBAPIError:
         pass  # a reader holds the log: SQLite's own checkpoints finish it later
+
+
+@contextmanager
+def sqlite_page_cache(connection: sa.Connection, kib: int) -> Iterator[None]:
+    """On SQLite, a page cache of ``kib`` KiB for the statements run inside, then the size it
+    had (which frees the rest: a pooled connection does not keep it); elsewhere nothing."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def dispose(url: str) -> None:

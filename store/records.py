@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ TABLE: dict[str, type[StationRecord] | type[Report]] = {"stations": StationRecor
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What one inbox file did to the database (counts only)."""
+    """What one inbox file did to the database: counts, and which rows of the normalized table
+    were stored as new versions (``stored_rows``, in the order of their row ids)."""
 
     file_id: int
     file_name: str
@@ -41,6 +42,7 @@ class FileOutcome:
     rows_changed: int = 0
     rows_unchanged: int = 0
     rejects: int = 0
+    stored_rows: tuple[int, ...] = field(default=(), repr=False)
 
 
 
@@ -117,15 +119,17 @@ def add_records(session: Session, *, kind: str, file_name: str, content_hash: st
     current = _current_versions(session, kind, keys)
     now = utcnow()
     inserts: list[dict[str, Any]] = []
+    stored_rows: list[int] = []
     superseded: list[int] = []
     new = changed = unchanged = 0
-    for rec_key, norm in zip(keys, norm_rows):
+    for position, (rec_key, norm) in enumerate(zip(keys, norm_rows)):
         raw_row = raw_by_row[int(norm["source_row"])]
         h = row_hash(raw_row)
         cur = current.get(rec_key)
         if cur is not None and cur[2] == h:
             unchanged += 1
             continue
+        stored_rows.append(position)
         if cur is None:
             version = 1
             new += 1
@@ -151,7 +155,8 @@ def add_records(session: Session, *, kind: str, file_name: str, content_hash: st
     audit_log.add(session, "nightly", "file_taken", entity="source_file", entity_id=str(src.id), run_id=run_id,
           detail={"kind": kind, "rows": len(raw), "new": new, "changed": changed, "unchanged": unchanged, "rejects": len(rejects)})
     session.flush()
-    return FileOutcome(src.id, file_name, kind, "taken", None, len(raw), new, changed, unchanged, len(rejects))
+    return FileOutcome(src.id, file_name, kind, "taken", None, len(raw), new, changed, unchanged, len(rejects),
+                       tuple(stored_rows))
 
 
 

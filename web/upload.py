@@ -101,7 +101,7 @@ def process(url: str, upload_id: int, path: Path, kind: str, own_station: str | 
         with db.sessions(url).begin() as s:
             outcome = records.add_records(s, kind=kind, file_name=raw.file, content_hash=content_hash, raw=raw.data,
                                           raw_rows=raw.source_row, normalized=normalized, rejects=rejects, run_id=None)
-            search.catch_up(s)
+            search.catch_up(s, search.Stored(kind, normalized.iloc[list(outcome.stored_rows)]))
             sev = rejects["severity"] if len(rejects) else pd.Series([], dtype=object)
             s.execute(sa.update(Upload).where(Upload.id == upload_id).values(
                 status="done", source_file_id=outcome.file_id, rows_in=len(raw.data), rows_taken=len(normalized),
