@@ -126,7 +126,10 @@ class _Mapped:
     """
 
     def __init__(self, text: pd.Series, func: Callable[[str], Any],
-                 partial: Callable[[Any], tuple[tuple[str, str], ...]] | None = None) -> None:
+                 partial: Callable[[Any], tuple[tuple[str, str], ...]] | None = None,
+                 parser_for: Callable[[list[Any]], Callable[[Any], Any]] | None = None) -> None:
+        """``parser_for(distinct values)``, when given, makes ``func`` for those values (one
+        that prepares them together: :func:`~xunqin.normalizers.places.place_parser`)."""
         self.text = text
         self.partial = partial
         # a missing cell (None, NaN) reads as empty text: it gets the code after the others
@@ -137,6 +140,8 @@ class _Mapped:
             codes[missing] = len(uniques)
             uniques.append("")
         self.codes = codes
+        if parser_for is not None:
+            func = parser_for(uniques)
         results: list[Any] = []
         reasons: list[str | None] = []
         for u in uniques:
@@ -377,9 +382,9 @@ def _date_columns(series: pd.Series, name: str, precision: str) -> tuple[dict[st
 
 
 def _place_columns(series: pd.Series, prefix: str, province_col: str) -> tuple[dict[str, Any], _Mapped]:
-    from xunqin.normalizers.places import parse_place
+    from xunqin.normalizers.places import parse_place, place_parser
 
-    m = _Mapped(series, parse_place)
+    m = _Mapped(series, parse_place, parser_for=place_parser)
 
     def parts(p: Any) -> tuple[Any, ...]:
         cands = p.candidates
@@ -398,9 +403,9 @@ def _place_columns(series: pd.Series, prefix: str, province_col: str) -> tuple[d
 
 
 def _hometown_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
-    from xunqin.normalizers.places import parse_place
+    from xunqin.normalizers.places import parse_place, place_parser
 
-    m = _Mapped(series, parse_place)
+    m = _Mapped(series, parse_place, parser_for=place_parser)
     level, codes, prefectures, provinces = m.columns(lambda p: (
         p.level,
         # Only the candidates at the most specific level reached: a county hit outranks its province.

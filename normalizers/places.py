@@ -18,19 +18,21 @@ import csv
 import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 
-from .text import nfkc, to_simplified
+from .text import nfkc, simplify_test, to_simplified
 
 __all__ = [
     "Division",
     "Place",
     "UnknownDivision",
     "parse_place",
+    "place_parser",
     "division",
     "divisions",
     "haversine_km",
@@ -283,6 +285,26 @@ def _clean(text: str) -> str:
     return _clean_keep_punct(_NON_TEXT.sub("", nfkc(text[: MAX_CHARS * 2]))[:MAX_CHARS])
 
 
+# Joins a column's texts so that NFKC and the punctuation cut run once over all of them: NUL is
+# left alone by NFKC, composes with no neighbour, is produced from nothing, and is not _NON_TEXT.
+_SEPARATOR = "\x00"
+
+
+def _clean_all(texts: list[str]) -> list[str]:
+    """``[_clean(t) for t in texts]``, over many texts at once: 8.5 -> 4.1 µs a text on the
+    hometowns of size M (most of the time went to calls per text, not to the work)."""
+    if not texts:
+        return []
+    cut = _NON_TEXT.sub("", nfkc(_SEPARATOR.join(t[: MAX_CHARS * 2] for t in texts))).split(_SEPARATOR)
+    if len(cut) != len(texts):  # some text holds NUL itself
+        return [_clean(t) for t in texts]
+    joined = nfkc(_SEPARATOR.join(p[:MAX_CHARS] for p in cut))
+    pieces = joined.split(_SEPARATOR)
+    # as _clean_keep_punct, with the converter's own shortcut (no character it changes) first
+    may_simplify = simplify_test(joined)
+    return [(to_simplified(p) if may_simplify(p) and max(p) > "\u2e80" else p).lower() for p in pieces]
+
+
 # --------------------------------------------------------------------------- matching
 
 
@@ -527,9 +549,26 @@ def parse_place(raw: str | None) -> Place | None:
     return _parse_place(raw)
 
 
+def place_parser(values: list[object]) -> Callable[[object], Place | None]:
+    """:func:`parse_place` for ``values`` (a column's distinct values): the same results, with
+    the texts cleaned together beforehand (:func:`_clean_all`) and no cache per value."""
+    texts = [v for v in values if type(v) is str]
+    cleaned = dict(zip(texts, _clean_all(texts)))
+
+    def parse(raw: object) -> Place | None:
+        text = cleaned.get(raw) if type(raw) is str else None
+        return parse_place(raw) if text is None else _parse_text(raw, text)
+
+    return parse
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def _parse_place(raw: str) -> Place | None:
-    text = _clean(raw)
+    return _parse_text(raw, _clean(raw))
+
+
+def _parse_text(raw: str, text: str) -> Place | None:
+    """The place ``raw`` names, ``text`` being ``_clean(raw)``."""
     if not text or text in _UNKNOWN:
         return None
     dmap = _division_map()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache, lru_cache
 
-__all__ = ["clean_text", "to_simplified", "han_only", "is_han", "nfkc"]
+__all__ = ["clean_text", "simplify_test", "to_simplified", "han_only", "is_han", "nfkc"]
 
 _WS_RE = re.compile(r"\s+")
 
@@ -88,6 +89,21 @@ def _changing_chars() -> frozenset[str] | None:
     except (AttributeError, TypeError, IndexError, KeyError):
         return None
     return frozenset(chars) if chars else None
+
+
+def simplify_test(text: str) -> Callable[[str], bool]:
+    """A test for parts of ``text`` (many values joined): False when :func:`to_simplified`
+    gives the part back for certain, since it holds no character t2s changes. A pattern of
+    only the changing characters ``text`` holds: one of all of them is scanned range by range,
+    slower than the converter's own check."""
+    changing = _changing_chars()
+    if changing is None:
+        return lambda part: True
+    present = changing.intersection(text)
+    if not present:
+        return lambda part: False
+    search = re.compile("[" + "".join(re.escape(ch) for ch in sorted(present)) + "]").search
+    return lambda part: search(part) is not None
 
 
 @lru_cache(maxsize=1 << 16)

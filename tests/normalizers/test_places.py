@@ -1,6 +1,7 @@
 """Tests for xunqin.normalizers.places."""
 
 import math
+import random
 import time
 
 import numpy as np
@@ -13,7 +14,9 @@ from xunqin.normalizers.places import (
     divisions,
     haversine_km,
     parse_place,
+    place_parser,
 )
+from xunqin.normalizers.places import _clean, _clean_all
 
 NE = {"210000", "220000", "230000"}
 
@@ -212,3 +215,43 @@ def test_many_repeated_strings_are_fast():
     parsed = [parse_place(v) for v in values]
     assert time.perf_counter() - start < 20
     assert sum(p is not None for p in parsed) == len(values)
+
+
+# what a column of places holds: full addresses, fragments, old names, traditional and
+# full-width text, codes, placeholders, punctuation, combining marks, the converter's exceptions
+COLUMN = [
+    "河南省周口市商水县城关乡王庄村3组", "河南周口商水", "老家山东的", "周口地区", "襄樊", "東北",
+    "臺灣省臺北市", "廣東省廣州市越秀區", "ＨＥＮＡＮ", "河南省，周口市（商水县）", "  吉林 ", "\u3000内蒙",
+    "乾县", "陕西省咸阳市乾县城关镇", "乾安縣", "411623", "411623000000", "999999", "不详", "？", "",
+    "人民路123号", "新华街", "河" * 500, "e\u0301\u0301河南", "Σ河南ΑΣ", "ﬁ㍿河北", "İ山西", "河南\u200b省",
+    "广西壮族自治区河池市东兰县永兴镇安湾村", "辽宁省盘锦市兴隆台区五里街道五朱社区迎宾北路86号",
+]
+
+
+def test_place_parser_gives_what_parse_place_gives():
+    values = [*COLUMN, 411623, float("nan"), None]
+    parse = place_parser(values)
+    for value in values:
+        assert parse(value) == parse_place(value), value
+    with pytest.raises(ValueError):
+        parse(["河南"])
+
+
+def test_place_parser_with_nul_in_a_text():
+    values = ["河南\x00省周口市", "商水县"]  # NUL would cut the joined texts wrongly: cleaned one by one
+    parse = place_parser(values)
+    assert [parse(v) for v in values] == [parse_place(v) for v in values]
+
+
+def test_clean_all_equals_clean_one_by_one():
+    assert _clean_all(COLUMN) == [_clean(t) for t in COLUMN]
+    assert _clean_all([]) == []
+    # random texts from characters NFKC, t2s and lower() treat specially, in batches
+    alphabet = ("河南省周口市商水縣臺灣乾县ＡＢＣ１２\u3000,，。.e\u0301\u0308a\u1100\u1161\u11a8ΣΑ ﬁ㍿İ"
+                "\u200b\t\n\u2028\uff61\U00020000\x00")
+    rng = random.Random(20261203)
+    for _ in range(3000):
+        batch = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(rng.randint(1, 6))]
+        assert _clean_all(batch) == [_clean(t) for t in batch], batch
+        clean = [t.replace("\x00", "") for t in batch]
+        assert _clean_all(clean) == [_clean(t) for t in clean], clean

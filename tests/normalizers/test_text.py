@@ -2,7 +2,7 @@
 
 import pytest
 
-from xunqin.normalizers.text import clean_text, han_only, is_han, to_simplified
+from xunqin.normalizers.text import clean_text, han_only, is_han, simplify_test, to_simplified
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,19 @@ def test_text_that_skips_the_converter_is_text_the_converter_leaves_alone():
     skipped = [s for s in corpus if changing.isdisjoint(s)]
     assert len(skipped) > len(corpus) // 2
     assert [s for s in skipped if convert(s) != s] == []
+
+
+@pytest.mark.parametrize(
+    ("column", "part", "may_change"),
+    [
+        ("臺灣省|河南省|廣州", "臺灣省", True),
+        ("臺灣省|河南省|廣州", "河南省", False),
+        ("臺灣省|河南省|廣州", "廣州", True),
+        ("河南省|周口市", "周口市", False),  # nothing in the column changes
+        ("", "", False),
+    ],
+)
+def test_simplify_test(column, part, may_change):
+    assert simplify_test(column)(part) is may_change
+    if not may_change:
+        assert to_simplified(part) == part
