@@ -423,9 +423,9 @@ def _hometown_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
 
 
 def _feature_columns(series: pd.Series) -> tuple[dict[str, Any], _Mapped]:
-    from xunqin.normalizers.features import parse_features
+    from xunqin.normalizers.features import feature_parser, parse_features
 
-    m = _Mapped(series, parse_features)
+    m = _Mapped(series, parse_features, parser_for=feature_parser)
     return {
         "features": _raw(series),
         "marks": m.get(lambda f: _join(f.marks)),

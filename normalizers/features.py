@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xunqin.normalizers import places
 
-__all__ = ["Features", "parse_features", "EMPTY"]
+__all__ = ["Features", "feature_parser", "parse_features", "EMPTY"]
 
 MAX_CHARS = 1000
 # A negation reaches this many characters (无明显的疤痕或胎记), not the rest of the clause.
@@ -207,7 +208,25 @@ def parse_features(raw: str | None) -> Features:
     """Mark tokens and condition tags of a features text; never raises."""
     if not isinstance(raw, str):
         return EMPTY
-    text = _SPACE.sub("", places._clean_keep_punct(raw[: MAX_CHARS * 2]))[:MAX_CHARS]
+    return _features_of(places._clean_keep_punct(raw[: MAX_CHARS * 2]))
+
+
+def feature_parser(values: list[object]) -> Callable[[object], Features]:
+    """:func:`parse_features` for ``values`` (a column's distinct values): the same results,
+    the texts cleaned together beforehand (:func:`~xunqin.normalizers.places.clean_keep_punct_all`)."""
+    texts = [v for v in values if type(v) is str]
+    cleaned = dict(zip(texts, places.clean_keep_punct_all([t[: MAX_CHARS * 2] for t in texts])))
+
+    def parse(raw: object) -> Features:
+        text = cleaned.get(raw) if type(raw) is str else None
+        return parse_features(raw) if text is None else _features_of(text)
+
+    return parse
+
+
+def _features_of(cleaned: str) -> Features:
+    """:func:`parse_features` of a text its ``_clean_keep_punct`` gave ``cleaned``."""
+    text = _SPACE.sub("", cleaned)[:MAX_CHARS]
     if not text:
         return EMPTY
     marks: set[str] = set()

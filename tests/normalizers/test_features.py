@@ -2,7 +2,7 @@
 
 import pytest
 
-from xunqin.normalizers.features import EMPTY, Features, parse_features
+from xunqin.normalizers.features import EMPTY, Features, feature_parser, parse_features
 
 
 def tokens(kind, part="", side=""):
@@ -131,3 +131,12 @@ def test_empty_is_shared_and_frozen():
     assert parse_features(None) is EMPTY
     with pytest.raises(AttributeError):
         EMPTY.marks = frozenset({"疤::"})  # type: ignore[misc]
+
+
+def test_feature_parser_gives_what_parse_features_gives():
+    # a column of features texts: the table above (traditional, full-width, clauses), and odd cells
+    column = [raw for raw, _, _ in test_parse_features.pytestmark[0].args[1]]
+    column += ["", "   ", "左手有疤\x00右手有痣", "ＬＥＦＴ  左臂纹身", "聋哑，左耳后有痣" * 60, " " * 1996 + "左手有疤右脚有痣", None, float("nan"), 3]
+    parse = feature_parser(column)
+    assert [parse(v) for v in column] == [parse_features(v) for v in column]
+    assert any(parse(v).marks for v in column)
