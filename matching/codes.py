@@ -88,14 +88,27 @@ class MultiValue:
         return MultiValue.concat([self, other])
 
     @staticmethod
-    def concat(fields: Sequence[MultiValue]) -> MultiValue:
-        """The fields' rows in order (one concatenation, however many fields); a single field
-        is returned as it is."""
-        if len(fields) == 1 and len(fields[0].codes) == int(fields[0].indptr[-1]):
+    def concat(fields: Sequence[MultiValue], keep: Sequence[np.ndarray | None] | None = None) -> MultiValue:
+        """The fields' rows in order, of each field the rows where its ``keep`` (bool per row,
+        None: every row) holds: one copy into the result, however many fields (a field taken
+        and then appended was copied twice). A single field kept whole is returned as it is."""
+        keep = list(keep) if keep is not None else [None] * len(fields)
+        if len(fields) == 1 and keep[0] is None and len(fields[0].codes) == int(fields[0].indptr[-1]):
             return fields[0]
-        ends = np.cumsum([0] + [int(f.indptr[-1]) for f in fields[:-1]])
-        return MultiValue(np.concatenate([fields[0].indptr[:1]] + [f.indptr[1:] + at for f, at in zip(fields, ends)]),
-                          np.concatenate([f.codes[: int(f.indptr[-1])] for f in fields]))
+        counts = [np.diff(f.indptr) if k is None else np.diff(f.indptr)[k] for f, k in zip(fields, keep)]
+        indptr = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate(counts), out=indptr[1:])
+        codes = np.empty(int(indptr[-1]), dtype=np.int64)
+        at = 0
+        for f, k, c in zip(fields, keep, counts):
+            held = f.codes[: int(f.indptr[-1])]
+            size = int(c.sum())
+            if k is None:
+                codes[at:at + size] = held
+            else:
+                np.compress(np.repeat(k, np.diff(f.indptr)), held, out=codes[at:at + size])
+            at += size
+        return MultiValue(indptr, codes)
 
 
 def from_pairs(rows: np.ndarray, codes: np.ndarray, n: int) -> MultiValue:

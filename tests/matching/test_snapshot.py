@@ -258,6 +258,36 @@ def test_a_row_range_of_a_side_holds_those_rows(prepared, kind, start, stop):
     assert [_row(got, k) for k in range(got.n)] == [_row(side, r) for r in rows]
 
 
+KEEPS = {  # per piece of the side (rows a..b): None (every row) or a rule for the rows kept
+    "drop_some": [(0, 60, lambda r: r % 7 != 3), (10, 15, None)],
+    "all_dropped": [(0, 30, lambda r: False), (30, 60, None)],
+    "three_pieces": [(0, 20, None), (20, 20, None), (20, 60, lambda r: r % 2 == 0), (5, 9, lambda r: r != 6)],
+    "one_piece_masked": [(0, 60, lambda r: r < 40 or r == 59)],
+    "views": [(3, 50, lambda r: r % 5 != 0)],  # a row range: its codes are a view past its own rows
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("pieces", list(KEEPS.values()), ids=list(KEEPS))
+def test_sides_joined_with_rows_left_out_hold_the_rows_kept(prepared, kind, pieces):
+    side = prepared.stations if kind == "stations" else prepared.reports
+    parts = [side.row_range(a, b) for a, b, _ in pieces]
+    keep = [None if rule is None else np.array([rule(r) for r in range(a, b)], dtype=bool) for a, b, rule in pieces]
+    got = Side.concat(parts, keep)
+    want = [r for a, b, rule in pieces for r in range(a, b) if rule is None or rule(r)]
+    assert got.n == len(want) and all(m.n == len(want) for m in got.multi.values())
+    assert [_row(got, k) for k in range(got.n)] == [_row(side, r) for r in want]
+    assert all(int(m.indptr[-1]) == len(m.codes) for m in got.multi.values())
+    assert {k: v.dtype for k, v in got.values.items()} == {k: v.dtype for k, v in side.values.items()}
+
+
+def test_a_keep_that_does_not_fit_the_rows_is_refused(prepared):
+    side = prepared.stations.take(np.arange(4))
+    for keep in ([np.ones(3, dtype=bool)], [np.ones(4, dtype=np.int64)], [None, None]):
+        with pytest.raises(ValueError):
+            Side.concat([side], keep)
+
+
 def test_append_refuses_sides_with_other_fields(prepared):
     with pytest.raises(ValueError):
         prepared.stations.take(np.arange(2)).append(prepared.reports.take(np.arange(2)))
@@ -663,6 +693,23 @@ def test_a_night_writes_only_its_part(tables, tokens, refreshed, tmp_path):
     assert sorted(parts[1]["gone"]["reports"]) == sorted(drop["reports"].tolist())
     assert parts[1]["vocabulary"] == len(night.vocab) - len(snap.vocab) > 0
     _assert_same_snapshot(load(path), refreshed)
+
+
+def test_a_compressed_snapshot_of_earlier_code_is_read_and_grows_uncompressed(tables, tokens, refreshed, tmp_path,
+                                                                             monkeypatch):
+    """Earlier code wrote LZ4 files: the next night reads them (mapped, decompressed as read)
+    and adds its part as files read in place."""
+    snap, drop, add = _first_night(tables, tokens)
+    monkeypatch.setattr(snapshot_mod, "COMPRESSION", "lz4")
+    path = save(snap, tmp_path / "prepared")
+    monkeypatch.undo()
+    compressed = {name: (path / name).stat().st_size for name in _named(path)}
+    _assert_same_snapshot(load(path), snap)
+    save(refresh(load(path), drop, add), path)
+    _assert_same_snapshot(load(path), refreshed)
+    again = tmp_path / "again"
+    save(snap, again)  # the same rows, as this code writes them: larger than LZ4's
+    assert sum((again / name).stat().st_size for name in _named(again)) > sum(compressed.values())
 
 
 def test_nights_refreshed_twice_before_a_save(tables, tokens, tmp_path):
