@@ -158,8 +158,9 @@ def apply_candidates(session: Session, fresh: pd.DataFrame, *, rematched_station
     merged["rank"] = merged.groupby("station_record_id").cumcount() + 1
     merged = merged.loc[(merged["rank"] <= top_k) | merged["key"].isin(kept_decided)]
     if probability is not None and len(merged):
-        merged["probability"] = np.round(probability(merged["score"].astype(float).to_numpy(),
-                                                     merged["station_record_id"].to_numpy()), 6)
+        # assign: a column set on the rows just selected warned (SettingWithCopyWarning) in a night's log
+        merged = merged.assign(probability=np.round(probability(merged["score"].astype(float).to_numpy(),
+                                                                merged["station_record_id"].to_numpy()), 6))
 
     # Diff against what is stored for the touched station records. A carried row differs from
     # its stored one in rank only; a fresh row that is stored may differ in anything.
