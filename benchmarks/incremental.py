@@ -2,6 +2,7 @@
 
     python -m benchmarks.incremental --size S     # 2,000 x 50,000 (+40 / +500 new)
     python -m benchmarks.incremental --size M     # 10,000 x 500,000 (+200 / +5,000 new)
+    python -m benchmarks.incremental --size M --changed 500   # and 500 stored reports changed
 
 The database is first loaded with the base data and matched once (that night trains and stores
 the model and writes the prepared-records snapshot). Then new exchange files arrive: the
@@ -10,6 +11,10 @@ open record again with the same stored model. Both run in this one process, afte
 load (modules imported, normalizer caches warm: as in a long-running ``xunqin serve``). The
 night's steps are called directly (the Prefect wrapping adds a constant few seconds). With
 ``--work DIR`` the loaded base is kept in ``DIR/base-ready`` and reused by the next run.
+
+``--changed N``: the night's reports file also carries N reports already stored, with another
+contact phone: new versions of them, whose prepared rows are dropped and prepared again, as a
+real night's changed reports are.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 SIZES = {"S": (2_000, 50_000, 40, 500), "M": (10_000, 500_000, 200, 5_000)}
@@ -62,7 +68,7 @@ def _queue(url: str):  # type: ignore[no-untyped-def]
         return candidates.review_queue(s)
 
 
-def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
+def run(size: str, db_url: str | None, work: Path, changed: int = 0) -> dict[str, object]:
     from xunqin.data.generate import Generated, generate, write
     from xunqin.flows import steps
     from xunqin.flows.prepared import night_tables
@@ -76,6 +82,10 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     gen = generate(n_s + new_s, n_r + new_r, seed=SEED)
     base = Generated(gen.stations.iloc[:n_s], gen.reports.iloc[:n_r], gen.truth)
     new = Generated(gen.stations.iloc[n_s:], gen.reports.iloc[n_r:], gen.truth)
+    if changed:
+        again = base.reports.sample(changed, random_state=SEED).assign(contact_phone="13800138000")
+        new = Generated(new.stations, pd.concat([new.reports, again], ignore_index=True), gen.truth)
+    figures["changed_reports"] = changed
     base_paths = write(base, work / "base", tables=("stations", "reports"))
     new_paths = write(new, work / "new", tables=("stations", "reports"))
     figures["generate_s"] = round(time.perf_counter() - t, 1)
@@ -126,6 +136,7 @@ def run(size: str, db_url: str | None, work: Path) -> dict[str, object]:
     incremental_s = time.perf_counter() - t
     figures.update(incremental_ingest_s=round(ingest_s, 1), incremental_match_s=round(incremental_s, 1),
                    incremental_night_s=round(ingest_s + incremental_s, 1), incremental_rows=taken["rows"],
+                   incremental_changed_rows=taken["changed"],
                    incremental_match_steps=night["timings"], incremental_candidates_new=night["candidates_new"])
 
     incremental_queue = _queue(url)
@@ -162,14 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", choices=sorted(SIZES), default="M")
     ap.add_argument("--db", default=None, help="database URL (default: a SQLite file in the work folder)")
     ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--changed", type=int, default=0, help="stored reports the night's file changes (default 0)")
     args = ap.parse_args(argv)
     if args.work:
         work = Path(args.work)
         work.mkdir(parents=True, exist_ok=True)
-        figures = run(args.size, args.db, work)
+        figures = run(args.size, args.db, work, args.changed)
     else:
         with tempfile.TemporaryDirectory(prefix="xunqin-bench-") as tmp:
-            figures = run(args.size, args.db, Path(tmp))
+            figures = run(args.size, args.db, Path(tmp), args.changed)
     print(json.dumps(figures, ensure_ascii=False, indent=1))
     print(f"size {figures['size']}: incremental night {figures['incremental_night_s']} s "
           f"(ingest {figures['incremental_ingest_s']} s + match {figures['incremental_match_s']} s) "
