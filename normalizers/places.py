@@ -305,9 +305,9 @@ def clean_keep_punct_all(texts: list[str]) -> list[str]:
     pieces = joined.split(_SEPARATOR)
     if len(pieces) != len(texts):
         return [_clean_keep_punct(t) for t in texts]
-    # as _clean_keep_punct, with the converter's own shortcut (no character it changes) first
+    # as _clean_keep_punct, then the converter only where it may change something
     may_simplify = simplify_test(joined)
-    return [(to_simplified(p) if may_simplify(p) and max(p) > "\u2e80" else p).lower() for p in pieces]
+    return [(to_simplified(p) if p and max(p) > "\u2e80" and may_simplify(p) else p).lower() for p in pieces]
 
 
 # --------------------------------------------------------------------------- matching

@@ -255,3 +255,17 @@ def test_clean_all_equals_clean_one_by_one():
         assert _clean_all(batch) == [_clean(t) for t in batch], batch
         clean = [t.replace("\x00", "") for t in batch]
         assert _clean_all(clean) == [_clean(t) for t in clean], clean
+
+
+def test_clean_all_when_the_converter_tables_are_not_found(monkeypatch):
+    """Another OpenCC version may keep its tables elsewhere (no set of the characters it
+    changes): every text then goes through the converter, the empty ones included."""
+    from xunqin.normalizers import text
+
+    monkeypatch.setattr(text, "_changing_chars", lambda: None)
+    assert _clean_all(COLUMN) == [_clean(t) for t in COLUMN]
+    assert place_parser(COLUMN)("") is None
+    from xunqin.normalizers.features import feature_parser, parse_features
+
+    parse = feature_parser(COLUMN)
+    assert [parse(t) for t in COLUMN] == [parse_features(t) for t in COLUMN]
